@@ -1,0 +1,50 @@
+# make test  - install everything needed (system headers, the package, test extras) and run the tests
+# make demo  - same set-up, then run the main job
+# Both are safe to re-run: finished steps are skipped (stamp files under .make/).
+PYTHON ?= python3
+PIP := $(PYTHON) -m pip
+APT_PACKAGES := libxtensor-dev libxsimd-dev libxtensor-blas-dev libopenblas-dev
+SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
+SOURCES := $(shell find csrc python -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.py' -o -name '*.pyi' -o -name 'py.typed' \) 2>/dev/null) CMakeLists.txt pyproject.toml
+STAMPS := .make
+
+.PHONY: test demo install system-deps bench clean
+
+# pytest's exit code 5 (no tests collected) counts as a failure.
+test: install
+	@$(PYTHON) -m pytest tests $(PYTEST_ARGS); status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$status
+
+demo: install
+	$(PYTHON) milestones/05_2017_transformer/vaswani_copilot.py
+
+bench: install
+	$(PYTHON) benchmarks/bench_tensor.py
+
+install: $(STAMPS)/installed
+
+system-deps: $(STAMPS)/system-deps
+
+$(STAMPS)/system-deps:
+	@mkdir -p $(STAMPS)
+	@if [ -f /usr/include/xtensor/xarray.hpp ] && [ -f /usr/include/xsimd/xsimd.hpp ] && \
+	    [ -f /usr/include/xtensor-blas/xlinalg.hpp ] && ls /usr/include/*/cblas.h /usr/include/cblas.h >/dev/null 2>&1 && \
+	    ls /usr/lib/*/libopenblas.so /usr/lib/libopenblas.so >/dev/null 2>&1; then \
+	  echo "system headers present"; \
+	else \
+	  echo "installing $(APT_PACKAGES)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PACKAGES); \
+	fi
+	@touch $@
+
+$(STAMPS)/python-deps: pyproject.toml | $(STAMPS)/system-deps
+	$(PIP) install -q "scikit-build-core>=0.9" "pybind11>=2.12" "numpy>=1.23" "tqdm>=4.0" "pytest>=7" "hypothesis>=6"
+	@touch $@
+
+# Build and install the package (incremental: build/ is kept between runs).
+$(STAMPS)/installed: $(SOURCES) $(STAMPS)/python-deps
+	$(PIP) install -q --no-build-isolation --no-deps .
+	@touch $@
+
+clean:
+	rm -rf build $(STAMPS)

@@ -1,0 +1,89 @@
+// The differentiable ops: what Python calls. Each runs the forward kernel
+// (csrc/ops) and, when grad mode is on and an input requires grad, records
+// its backward node (csrc/autograd/backward.h). Backward rules call these
+// same functions, so under create_graph=True the backward is itself recorded.
+#pragma once
+#include <optional>
+#include <vector>
+
+#include "autograd/node.h"
+#include "core/views.h"
+#include "ops/ops.h"
+
+namespace tt {
+
+// arithmetic (broadcasting)
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor pow(const Tensor& a, const Tensor& b);
+Tensor maximum(const Tensor& a, const Tensor& b);
+Tensor minimum(const Tensor& a, const Tensor& b);
+Tensor compare(ops::BinaryOp op, const Tensor& a, const Tensor& b);  // never differentiable
+Tensor apply_unary(ops::UnaryOp op, const Tensor& a);                       // neg, abs, exp, ... gelu
+inline Tensor neg(const Tensor& a) { return apply_unary(ops::UnaryOp::Neg, a); }
+inline Tensor exp(const Tensor& a) { return apply_unary(ops::UnaryOp::Exp, a); }
+inline Tensor log(const Tensor& a) { return apply_unary(ops::UnaryOp::Log, a); }
+inline Tensor sqrt(const Tensor& a) { return apply_unary(ops::UnaryOp::Sqrt, a); }
+inline Tensor tanh(const Tensor& a) { return apply_unary(ops::UnaryOp::Tanh, a); }
+Tensor scalar_like(double v, const Tensor& like);  // 0-d tensor of like's (float) dtype
+Tensor clip(const Tensor& a, std::optional<double> lo, std::optional<double> hi);
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
+Tensor masked_fill(const Tensor& a, const Tensor& mask, double value);
+
+// reductions
+Tensor sum(const Tensor& a, const std::vector<int64_t>& axes, bool keepdims);
+Tensor mean(const Tensor& a, const std::vector<int64_t>& axes, bool keepdims);
+Tensor amax(const Tensor& a, const std::vector<int64_t>& axes, bool keepdims);
+Tensor amin(const Tensor& a, const std::vector<int64_t>& axes, bool keepdims);
+Tensor var(const Tensor& a, const std::vector<int64_t>& axes, int64_t ddof, bool keepdims);
+Tensor std(const Tensor& a, const std::vector<int64_t>& axes, int64_t ddof, bool keepdims);
+Tensor logsumexp(const Tensor& a, const std::vector<int64_t>& axes, bool keepdims);
+Tensor softmax(const Tensor& a, int64_t axis);
+Tensor log_softmax(const Tensor& a, int64_t axis);
+Tensor sum_to(const Tensor& g, const Shape& shape);  // undo broadcasting (differentiable)
+
+// linear algebra
+Tensor matmul(const Tensor& a, const Tensor& b);
+
+// views and shape
+Tensor reshape(const Tensor& a, const Shape& shape);
+Tensor transpose(const Tensor& a, int64_t dim0, int64_t dim1);
+Tensor permute(const Tensor& a, const std::vector<int64_t>& dims);
+Tensor expand(const Tensor& a, const Shape& shape);
+Tensor squeeze(const Tensor& a, std::optional<int64_t> dim);
+Tensor unsqueeze(const Tensor& a, int64_t dim);
+Tensor flatten(const Tensor& a, int64_t start_dim, int64_t end_dim);
+Tensor index_view(const Tensor& a, const std::vector<views::IndexItem>& items);
+Tensor narrow(const Tensor& a, int64_t dim, int64_t start, int64_t length);
+Tensor select(const Tensor& a, int64_t dim, int64_t index);
+Tensor contiguous(const Tensor& a);
+Tensor astype(const Tensor& a, DType dtype);
+Tensor detach(const Tensor& a);
+// zeros of `shape` with g written into the region index(items) selects (SliceBackward's op).
+Tensor index_scatter(const Tensor& g, const Shape& shape, const std::vector<views::IndexItem>& items);
+
+// indexing
+Tensor gather(const Tensor& a, int64_t dim, const Tensor& index);
+Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index);
+Tensor take(const Tensor& a, const Tensor& index);
+Tensor index_add(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src);
+Tensor scatter_add(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src);
+Tensor embedding(const Tensor& weight, const Tensor& indices);
+Tensor cat(const std::vector<Tensor>& ts, int64_t dim);
+Tensor stack(const std::vector<Tensor>& ts, int64_t dim);
+
+// neural-network functions with fused backward
+Tensor dropout(const Tensor& a, double p, bool training);
+Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps);
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore_index);
+Tensor mse_loss(const Tensor& pred, const Tensor& target);
+Tensor bce_loss(const Tensor& pred, const Tensor& target);
+
+// autograd state of a tensor
+void retain_grad(const Tensor& t);
+int register_hook(const Tensor& t, TensorHook fn);
+void remove_hook(const Tensor& t, int id);
+
+}  // namespace tt

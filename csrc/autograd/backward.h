@@ -1,0 +1,640 @@
+// Every backward rule, one short struct per op, named as users and the
+// TinyTorch tests know them. Each formula is written with the differentiable
+// ops of api.h, so when the engine runs with create_graph=True the backward
+// pass is itself recorded and can be differentiated again (double backward).
+// Broadcasting is undone in one place: sum_to(grad, input_shape).
+//
+// Notation: g = gradient of the output; ga, gb = gradients of the inputs.
+#pragma once
+#include <cmath>
+
+#include "autograd/api.h"
+#include "autograd/grad_mode.h"
+
+namespace tt {
+
+// Shared helpers ------------------------------------------------------------
+inline Tensor scalar(double v, const Tensor& like) { return scalar_like(v, like); }
+// Gradient of a reduction, expanded back to the input's shape.
+inline Tensor unreduce(const Tensor& g, const Shape& in_shape, const std::vector<int64_t>& axes, bool keepdims) {
+  Tensor k = g;
+  if (!keepdims) {
+    Shape s = in_shape;
+    for (int64_t a : axes) s[a] = 1;
+    k = reshape(g, s);
+  }
+  return expand(k, in_shape);
+}
+inline int64_t reduced_count(const Shape& s, const std::vector<int64_t>& axes) {
+  int64_t n = 1;
+  for (int64_t a : axes) n *= s[a];
+  return n;
+}
+inline bool wants(const Node& n, size_t i) { return n.next_edges[i].valid(); }
+
+#define TT_NODE(NAME) \
+  std::string name() const override { return #NAME; }
+
+// Arithmetic -----------------------------------------------------------------
+struct AddBackward : Node {  // ga = g, gb = g (each summed to its input's shape)
+  TT_NODE(AddBackward)
+  Shape sa, sb;
+  TensorList apply(TensorList&& g) override {
+    return {wants(*this, 0) ? sum_to(g[0], sa) : Tensor(), wants(*this, 1) ? sum_to(g[0], sb) : Tensor()};
+  }
+};
+
+struct SubBackward : Node {  // ga = g, gb = -g
+  TT_NODE(SubBackward)
+  Shape sa, sb;
+  TensorList apply(TensorList&& g) override {
+    return {wants(*this, 0) ? sum_to(g[0], sa) : Tensor(), wants(*this, 1) ? sum_to(neg(g[0]), sb) : Tensor()};
+  }
+};
+
+struct MulBackward : Node {  // ga = g * b, gb = g * a
+  TT_NODE(MulBackward)
+  SavedTensor a, b;
+  TensorList apply(TensorList&& g) override {
+    check_not_released();
+    Tensor A = a.unpack(*this), B = b.unpack(*this);
+    return {wants(*this, 0) ? sum_to(mul(g[0], B), A.shape()) : Tensor(),
+            wants(*this, 1) ? sum_to(mul(g[0], A), B.shape()) : Tensor()};
+  }
+  void release_saved() override { a.reset(); b.reset(); released = true; }
+};
+
+struct DivBackward : Node {  // ga = g / b, gb = -g * a / b^2
+  TT_NODE(DivBackward)
+  SavedTensor a, b;
+  TensorList apply(TensorList&& g) override {
+    check_not_released();
+    Tensor A = a.unpack(*this), B = b.unpack(*this);
+    Tensor ga = div(g[0], B);
+    return {wants(*this, 0) ? sum_to(ga, A.shape()) : Tensor(),
+            wants(*this, 1) ? sum_to(neg(mul(ga, div(A, B))), B.shape()) : Tensor()};
+  }
+  void release_saved() override { a.reset(); b.reset(); released = true; }
+};
+
+struct PowBackward : Node {  // ga = g * b * a^(b-1), gb = g * a^b * log(a)
+  TT_NODE(PowBackward)
+  SavedTensor a, b, out;
+  TensorList apply(TensorList&& g) override {
+    check_not_released();
+    Tensor A = a.unpack(*this), B = b.unpack(*this);
+    Tensor ga, gb;
+    if (wants(*this, 0)) ga = sum_to(mul(g[0], mul(B, pow(A, sub(B, scalar(1, B))))), A.shape());
+    if (wants(*this, 1)) {
+      // log(a) is only defined for a > 0; where a == 0 the term is 0 (as in PyTorch).
+      Tensor safe_log = log(where(compare(ops::BinaryOp::Gt, A, scalar(0, A)), A, scalar(1, A)));
+      gb = sum_to(mul(g[0], mul(out.unpack(*this), safe_log)), B.shape());
+    }
+    return {ga, gb};
+  }
+  void release_saved() override { a.reset(); b.reset(); out.reset(); released = true; }
+};
+
+struct MaximumBackward : Node {  // ga = g where a > b (half on ties), gb = the rest
+  TT_NODE(MaximumBackward)
+  SavedTensor a, b;
+  bool is_max = true;
+  TensorList apply(TensorList&& g) override {
+    check_not_released();
+    Tensor A = a.unpack(*this), B = b.unpack(*this);
+    Tensor wins = astype(compare(is_max ? ops::BinaryOp::Gt : ops::BinaryOp::Lt, A, B), g[0].dtype());
+    Tensor ties = astype(compare(ops::BinaryOp::Eq, A, B), g[0].dtype());
+    Tensor wa = add(wins, mul(ties, scalar(0.5, g[0])));
+    Tensor ga = mul(g[0], wa);
+    return {wants(*this, 0) ? sum_to(ga, A.shape()) : Tensor(),
+            wants(*this, 1) ? sum_to(sub(g[0], ga), B.shape()) : Tensor()};
+  }
+  void release_saved() override { a.reset(); b.reset(); released = true; }
+};
+struct MinimumBackward : MaximumBackward { TT_NODE(MinimumBackward) };
+
+struct NegBackward : Node {  // ga = -g
+  TT_NODE(NegBackward)
+  TensorList apply(TensorList&& g) override { return {neg(g[0])}; }
+};
+
+// Elementwise functions: one struct each, saving the input or the output.
+struct AbsBackward : Node {  // ga = g * sign(a)
+  TT_NODE(AbsBackward)
+  SavedTensor a;
+  TensorList apply(TensorList&& g) override {
+    check_not_released();
+    return {mul(g[0], apply_unary(ops::UnaryOp::Sign, a.unpack(*this)))};
+  }
+  void release_saved() override { a.reset(); released = true; }
+};
+
+struct ExpBackward : Node {  // ga = g * exp(a) = g * out
+  TT_NODE(ExpBackward)
+  SavedTensor out;
+  TensorList apply(TensorList&& g) override { check_not_released(); return {mul(g[0], out.unpack(*this))}; }
+  void release_saved() override { out.reset(); released = true; }
+};
+
+struct LogBackward : Node {  // ga = g / a
+  TT_NODE(LogBackward)
+  SavedTensor a;
+  TensorList apply(TensorList&& g) override { check_not_released(); return {div(g[0], a.unpack(*this))}; }
+  void release_saved() override { a.reset(); released = true; }
+};
+
+struct SqrtBackward : Node {  // ga = g / (2 * out)
+  TT_NODE(SqrtBackward)
+  SavedTensor out;
+  TensorList apply(TensorList&& g) override {
+    check_not_released();
+    Tensor o = out.unpack(*this);
+    return {div(g[0], mul(o, scalar(2, o)))};
+  }
+  void release_saved() override { out.reset(); released = true; }
+};
+
+struct SinBackward : Node {  // ga = g * cos(a)
+  TT_NODE(SinBackward)
+  SavedTensor a;
+  TensorList apply(TensorList&& g) override { check_not_released(); return {mul(g[0], apply_unary(ops::UnaryOp::Cos, a.unpack(*this)))}; }
+  void release_saved() override { a.reset(); released = true; }
+};
+
+struct CosBackward : Node {  // ga = -g * sin(a)
+  TT_NODE(CosBackward)
+  SavedTensor a;
+  TensorList apply(TensorList&& g) override { check_not_released(); return {neg(mul(g[0], apply_unary(ops::UnaryOp::Sin, a.unpack(*this))))}; }
+  void release_saved() override { a.reset(); released = true; }
+};
+
+struct TanhBackward : Node {  // ga = g * (1 - out^2)
+  TT_NODE(TanhBackward)
+  SavedTensor out;
+  TensorList apply(TensorList&& g) override {
+    check_not_released();
+    Tensor o = out.unpack(*this);
+    return {mul(g[0], sub(scalar(1, o), mul(o, o)))};
+  }
+  void release_saved() override { out.reset(); released = true; }
+};
+
+struct SigmoidBackward : Node {  // ga = g * out * (1 - out)
+  TT_NODE(SigmoidBackward)
+  SavedTensor out;
+  TensorList apply(TensorList&& g) override {
+    check_not_released();
+    Tensor o = out.unpack(*this);
+    return {mul(g[0], mul(o, sub(scalar(1, o), o)))};
+  }
+  void release_saved() override { out.reset(); released = true; }
+};
+
+struct ReLUBackward : Node {  // ga = g * (a > 0)
+  TT_NODE(ReLUBackward)
+  SavedTensor out;
+  TensorList apply(TensorList&& g) override {
+    check_not_released();
+    Tensor o = out.unpack(*this);
+    return {mul(g[0], astype(compare(ops::BinaryOp::Gt, o, scalar(0, o)), g[0].dtype()))};
+  }
+  void release_saved() override { out.reset(); released = true; }
+};
+
+struct GELUBackward : Node {
+  // tanh form: u = k(a + c a^3), t = tanh(u): ga = g * (0.5(1+t) + 0.5 a (1-t^2) k (1 + 3c a^2))
+  // exact form: ga = g * (Phi(a) + a * phi(a)), Phi = 0.5(1 + erf(a/sqrt2)), phi = exp(-a^2/2)/sqrt(2pi)
+  TT_NODE(GELUBackward)
+  SavedTensor a;
+  bool tanh_approx = true;
+  TensorList apply(TensorList&& g) override {
+    check_not_released();
+    Tensor x = a.unpack(*this);
+    Tensor d;
+    if (tanh_approx) {
+      const double k = std::sqrt(2.0 / M_PI), c = 0.044715;
+      Tensor x2 = mul(x, x);
+      Tensor t = tanh(mul(mul(x, add(scalar(1, x), mul(x2, scalar(c, x)))), scalar(k, x)));
+      Tensor left = mul(scalar(0.5, x), add(scalar(1, x), t));
+      Tensor right = mul(mul(mul(scalar(0.5 * k, x), x), sub(scalar(1, x), mul(t, t))),
+                         add(scalar(1, x), mul(x2, scalar(3 * c, x))));
+      d = add(left, right);
+    } else {
+      Tensor Phi = mul(scalar(0.5, x), add(scalar(1, x), apply_unary(ops::UnaryOp::Erf, mul(x, scalar(M_SQRT1_2, x)))));
+      Tensor phi = mul(exp(mul(mul(x, x), scalar(-0.5, x))), scalar(1.0 / std::sqrt(2 * M_PI), x));
+      d = add(Phi, mul(x, phi));
+    }
+    return {mul(g[0], d)};
+  }
+  void release_saved() override { a.reset(); released = true; }
+};
+
+struct ClipBackward : Node {  // ga = g where lo <= a <= hi, else 0
+  TT_NODE(ClipBackward)
+  SavedTensor a;
+  std::optional<double> lo, hi;
+  TensorList apply(TensorList&& g) override {
+    check_not_released();
+    Tensor x = a.unpack(*this);
+    Tensor keep = ops::full(x.shape(), 1.0, g[0].dtype());
+    if (lo) keep = ops::mul(keep, compare(ops::BinaryOp::Ge, x, scalar(*lo, x)));
+    if (hi) keep = ops::mul(keep, compare(ops::BinaryOp::Le, x, scalar(*hi, x)));
+    return {mul(g[0], keep)};
+  }
+  void release_saved() override { a.reset(); released = true; }
+};
+
+struct WhereBackward : Node {  // ga = g where cond, gb = g where not cond
+  TT_NODE(WhereBackward)
+  SavedTensor cond;
+  Shape sa, sb;
+  TensorList apply(TensorList&& g) override {
+    check_not_released();
+    Tensor c = cond.unpack(*this), zero = scalar(0, g[0]);
+    return {wants(*this, 0) ? sum_to(where(c, g[0], zero), sa) : Tensor(),
+            wants(*this, 1) ? sum_to(where(c, zero, g[0]), sb) : Tensor()};
+  }
+  void release_saved() override { cond.reset(); released = true; }
+};
+
+struct MaskedFillBackward : Node {  // ga = g with the filled positions zeroed
+  TT_NODE(MaskedFillBackward)
+  SavedTensor mask;
+  TensorList apply(TensorList&& g) override { check_not_released(); return {masked_fill(g[0], mask.unpack(*this), 0.0)}; }
+  void release_saved() override { mask.reset(); released = true; }
+};
+
+// Reductions -----------------------------------------------------------------
+struct SumBackward : Node {  // ga = g expanded back over the reduced axes
+  TT_NODE(SumBackward)
+  Shape in_shape;
+  std::vector<int64_t> axes;
+  bool keepdims = false;
+  TensorList apply(TensorList&& g) override { return {unreduce(g[0], in_shape, axes, keepdims)}; }
+};
+
+struct MeanBackward : Node {  // ga = g expanded / count
+  TT_NODE(MeanBackward)
+  Shape in_shape;
+  std::vector<int64_t> axes;
+  bool keepdims = false;
+  TensorList apply(TensorList&& g) override {
+    double n = static_cast<double>(reduced_count(in_shape, axes));
+    return {div(unreduce(g[0], in_shape, axes, keepdims), scalar(n, g[0]))};
+  }
+};
+
+struct MaxBackward : Node {  // ga = g at the positions of the max (split evenly among ties)
+  TT_NODE(MaxBackward)
+  SavedTensor a, out;
+  std::vector<int64_t> axes;
+  bool keepdims = false;
+  bool is_max = true;
+  TensorList apply(TensorList&& g) override {
+    check_not_released();
+    Tensor x = a.unpack(*this);
+    Tensor o = unreduce(out.unpack(*this), x.shape(), axes, keepdims);
+    Tensor hit = astype(compare(ops::BinaryOp::Eq, x, o), g[0].dtype());
+    Tensor count = unreduce(sum(hit, axes, true), x.shape(), axes, true);
+    return {div(mul(unreduce(g[0], x.shape(), axes, keepdims), hit), count)};
+  }
+  void release_saved() override { a.reset(); out.reset(); released = true; }
+};
+struct MinBackward : MaxBackward { TT_NODE(MinBackward) };
+
+struct VarBackward : Node {  // ga = g * 2 (a - mean) / (N - ddof)
+  TT_NODE(VarBackward)
+  SavedTensor a;
+  std::vector<int64_t> axes;
+  int64_t ddof = 0;
+  bool keepdims = false;
+  TensorList apply(TensorList&& g) override {
+    check_not_released();
+    Tensor x = a.unpack(*this);
+    double n = static_cast<double>(reduced_count(x.shape(), axes) - ddof);
+    Tensor centered = sub(x, mean(x, axes, true));
+    return {mul(unreduce(g[0], x.shape(), axes, keepdims), mul(centered, scalar(2.0 / n, x)))};
+  }
+  void release_saved() override { a.reset(); released = true; }
+};
+
+struct StdBackward : Node {  // ga = g * (a - mean) / ((N - ddof) * std)
+  TT_NODE(StdBackward)
+  SavedTensor a, out;
+  std::vector<int64_t> axes;
+  int64_t ddof = 0;
+  bool keepdims = false;
+  TensorList apply(TensorList&& g) override {
+    check_not_released();
+    Tensor x = a.unpack(*this);
+    double n = static_cast<double>(reduced_count(x.shape(), axes) - ddof);
+    Tensor centered = sub(x, mean(x, axes, true));
+    Tensor s = unreduce(out.unpack(*this), x.shape(), axes, keepdims);
+    return {div(mul(unreduce(g[0], x.shape(), axes, keepdims), centered), mul(s, scalar(n, x)))};
+  }
+  void release_saved() override { a.reset(); out.reset(); released = true; }
+};
+
+struct LogSumExpBackward : Node {  // ga = g * exp(a - out)
+  TT_NODE(LogSumExpBackward)
+  SavedTensor a, out;
+  std::vector<int64_t> axes;
+  bool keepdims = false;
+  TensorList apply(TensorList&& g) override {
+    check_not_released();
+    Tensor x = a.unpack(*this);
+    Tensor o = unreduce(out.unpack(*this), x.shape(), axes, keepdims);
+    return {mul(unreduce(g[0], x.shape(), axes, keepdims), exp(sub(x, o)))};
+  }
+  void release_saved() override { a.reset(); out.reset(); released = true; }
+};
+
+struct SoftmaxBackward : Node {  // ga = out * (g - sum(g * out, axis))
+  TT_NODE(SoftmaxBackward)
+  SavedTensor out;
+  int64_t axis = -1;
+  TensorList apply(TensorList&& g) override {
+    check_not_released();
+    Tensor o = out.unpack(*this);
+    return {mul(o, sub(g[0], sum(mul(g[0], o), {axis}, true)))};
+  }
+  void release_saved() override { out.reset(); released = true; }
+};
+
+struct LogSoftmaxBackward : Node {  // ga = g - exp(out) * sum(g, axis)
+  TT_NODE(LogSoftmaxBackward)
+  SavedTensor out;
+  int64_t axis = -1;
+  TensorList apply(TensorList&& g) override {
+    check_not_released();
+    Tensor o = out.unpack(*this);
+    return {sub(g[0], mul(exp(o), sum(g[0], {axis}, true)))};
+  }
+  void release_saved() override { out.reset(); released = true; }
+};
+
+// Linear algebra ---------------------------------------------------------------
+struct MatmulBackward : Node {  // ga = g @ b^T, gb = a^T @ g (batched; broadcast batch dims summed)
+  TT_NODE(MatmulBackward)
+  SavedTensor a, b;
+  TensorList apply(TensorList&& g) override {
+    check_not_released();
+    Tensor A = a.unpack(*this), B = b.unpack(*this);
+    Tensor ga, gb;
+    if (wants(*this, 0)) ga = sum_to(matmul(g[0], transpose(B, -1, -2)), A.shape());
+    if (wants(*this, 1)) gb = sum_to(matmul(transpose(A, -1, -2), g[0]), B.shape());
+    return {ga, gb};
+  }
+  void release_saved() override { a.reset(); b.reset(); released = true; }
+};
+
+// Views and shape ---------------------------------------------------------------
+struct TransposeBackward : Node {  // ga = transpose(g, dim0, dim1)
+  TT_NODE(TransposeBackward)
+  int64_t dim0 = 0, dim1 = 1;
+  TensorList apply(TensorList&& g) override { return {transpose(g[0], dim0, dim1)}; }
+};
+
+struct PermuteBackward : Node {  // ga = permute(g, inverse permutation)
+  TT_NODE(PermuteBackward)
+  std::vector<int64_t> inverse;
+  TensorList apply(TensorList&& g) override { return {permute(g[0], inverse)}; }
+};
+
+struct ReshapeBackward : Node {  // ga = reshape(g, a.shape)
+  TT_NODE(ReshapeBackward)
+  Shape in_shape;
+  TensorList apply(TensorList&& g) override { return {reshape(g[0], in_shape)}; }
+};
+struct SqueezeBackward : ReshapeBackward { TT_NODE(SqueezeBackward) };
+struct UnsqueezeBackward : ReshapeBackward { TT_NODE(UnsqueezeBackward) };
+struct FlattenBackward : ReshapeBackward { TT_NODE(FlattenBackward) };
+
+struct ExpandBackward : Node {  // ga = sum_to(g, a.shape)
+  TT_NODE(ExpandBackward)
+  Shape in_shape;
+  TensorList apply(TensorList&& g) override { return {sum_to(g[0], in_shape)}; }
+};
+
+struct SliceBackward : Node {  // ga = zeros(a.shape) with g written into the sliced region
+  TT_NODE(SliceBackward)
+  Shape in_shape;
+  std::vector<views::IndexItem> items;
+  TensorList apply(TensorList&& g) override { return {index_scatter(g[0], in_shape, items)}; }
+};
+
+struct IndexScatterBackward : Node {  // gg = g[items]  (the derivative of SliceBackward's op)
+  TT_NODE(IndexScatterBackward)
+  std::vector<views::IndexItem> items;
+  TensorList apply(TensorList&& g) override { return {index_view(g[0], items)}; }
+};
+
+struct ContiguousBackward : Node {  // ga = g
+  TT_NODE(ContiguousBackward)
+  TensorList apply(TensorList&& g) override { return {g[0]}; }
+};
+
+struct ToDtypeBackward : Node {  // ga = g cast back to a's dtype
+  TT_NODE(ToDtypeBackward)
+  DType in_dtype = DType::Float32;
+  TensorList apply(TensorList&& g) override { return {astype(g[0], in_dtype)}; }
+};
+
+struct CatBackward : Node {  // ga_i = narrow(g, dim, offset_i, size_i)
+  TT_NODE(CatBackward)
+  int64_t dim = 0;
+  std::vector<int64_t> sizes;
+  TensorList apply(TensorList&& g) override {
+    TensorList out;
+    int64_t off = 0;
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      out.push_back(wants(*this, i) ? narrow(g[0], dim, off, sizes[i]) : Tensor());
+      off += sizes[i];
+    }
+    return out;
+  }
+};
+
+struct StackBackward : Node {  // ga_i = select(g, dim, i)
+  TT_NODE(StackBackward)
+  int64_t dim = 0;
+  size_t count = 0;
+  TensorList apply(TensorList&& g) override {
+    TensorList out;
+    for (size_t i = 0; i < count; ++i)
+      out.push_back(wants(*this, i) ? select(g[0], dim, static_cast<int64_t>(i)) : Tensor());
+    return out;
+  }
+};
+
+// Indexing -------------------------------------------------------------------
+struct GatherBackward : Node {  // ga = scatter_add(zeros(a.shape), dim, index, g)
+  TT_NODE(GatherBackward)
+  Shape in_shape;
+  int64_t dim = 0;
+  SavedTensor idx;
+  TensorList apply(TensorList&& g) override {
+    check_not_released();
+    return {scatter_add(ops::full(in_shape, 0.0, g[0].dtype()), dim, idx.unpack(*this), g[0])};
+  }
+  void release_saved() override { idx.reset(); released = true; }
+};
+
+struct ScatterAddBackward : Node {  // gself = g, gsrc = gather(g, dim, index)
+  TT_NODE(ScatterAddBackward)
+  int64_t dim = 0;
+  SavedTensor idx;
+  TensorList apply(TensorList&& g) override {
+    check_not_released();
+    return {wants(*this, 0) ? g[0] : Tensor(), wants(*this, 1) ? gather(g[0], dim, idx.unpack(*this)) : Tensor()};
+  }
+  void release_saved() override { idx.reset(); released = true; }
+};
+
+struct IndexSelectBackward : Node {  // ga = index_add(zeros(a.shape), dim, index, g)
+  TT_NODE(IndexSelectBackward)
+  Shape in_shape;
+  int64_t dim = 0;
+  SavedTensor idx;
+  TensorList apply(TensorList&& g) override {
+    check_not_released();
+    return {index_add(ops::full(in_shape, 0.0, g[0].dtype()), dim, idx.unpack(*this), g[0])};
+  }
+  void release_saved() override { idx.reset(); released = true; }
+};
+
+struct IndexAddBackward : Node {  // gself = g, gsrc = index_select(g, dim, index)
+  TT_NODE(IndexAddBackward)
+  int64_t dim = 0;
+  SavedTensor idx;
+  TensorList apply(TensorList&& g) override {
+    check_not_released();
+    return {wants(*this, 0) ? g[0] : Tensor(), wants(*this, 1) ? index_select(g[0], dim, idx.unpack(*this)) : Tensor()};
+  }
+  void release_saved() override { idx.reset(); released = true; }
+};
+
+struct TakeBackward : Node {  // ga = flat zeros with g added at the taken positions
+  TT_NODE(TakeBackward)
+  Shape in_shape;
+  SavedTensor idx;
+  TensorList apply(TensorList&& g) override {
+    check_not_released();
+    Tensor flat_idx = ops::reshape(idx.unpack(*this), {-1});
+    int64_t n = numel(in_shape);
+    // take() wraps negative indices; the scatter needs them in range.
+    Tensor wrapped = ops::where(ops::binary(ops::BinaryOp::Lt, flat_idx, ops::scalar_tensor(0, DType::Int64)),
+                                ops::add(flat_idx, ops::scalar_tensor(static_cast<double>(n), DType::Int64)), flat_idx);
+    Tensor z = ops::full({n}, 0.0, g[0].dtype());
+    return {reshape(index_add(z, 0, wrapped, reshape(g[0], {-1})), in_shape)};
+  }
+  void release_saved() override { idx.reset(); released = true; }
+};
+
+struct EmbeddingBackward : Node {  // gw = zeros(V, D) with g's rows scatter-added at the indices
+  TT_NODE(EmbeddingBackward)
+  Shape weight_shape;
+  SavedTensor idx;
+  TensorList apply(TensorList&& g) override {
+    check_not_released();
+    Tensor flat_idx = ops::reshape(idx.unpack(*this), {-1});
+    Tensor rows = reshape(g[0], {-1, weight_shape.back()});
+    return {index_add(ops::full(weight_shape, 0.0, g[0].dtype()), 0, flat_idx, rows)};
+  }
+  void release_saved() override { idx.reset(); released = true; }
+};
+
+// Neural-network functions ---------------------------------------------------------
+struct DropoutBackward : Node {  // ga = g * mask  (mask holds 0 or 1/keep)
+  TT_NODE(DropoutBackward)
+  SavedTensor mask;
+  TensorList apply(TensorList&& g) override { check_not_released(); return {mul(g[0], mask.unpack(*this))}; }
+  void release_saved() override { mask.reset(); released = true; }
+};
+
+struct LayerNormBackward : Node {
+  // xhat = (x - mean) * rstd;  gx = rstd * (gxh - mean(gxh) - xhat * mean(gxh * xhat)), gxh = g * gamma
+  // ggamma = sum over rows of g * xhat;  gbeta = sum over rows of g
+  TT_NODE(LayerNormBackward)
+  SavedTensor x, gamma, mean_, rstd_;
+  double eps = 1e-5;
+  TensorList apply(TensorList&& g) override {
+    check_not_released();
+    Tensor X = x.unpack(*this), G = gamma.unpack(*this);
+    Tensor mu, rstd;
+    if (GradMode::is_enabled()) {  // double backward: mean and rstd as functions of x
+      mu = mean(X, {-1}, true);
+      rstd = div(scalar(1, X), sqrt(add(var(X, {-1}, 0, true), scalar(eps, X))));
+    } else {
+      mu = mean_.unpack(*this);
+      rstd = rstd_.unpack(*this);
+    }
+    Tensor xhat = mul(sub(X, mu), rstd);
+    Tensor gx, gg, gb;
+    if (wants(*this, 0)) {
+      Tensor gxh = mul(g[0], G);
+      Tensor t = sub(sub(gxh, mean(gxh, {-1}, true)), mul(xhat, mean(mul(gxh, xhat), {-1}, true)));
+      gx = mul(rstd, t);
+    }
+    if (wants(*this, 1)) gg = sum_to(mul(g[0], xhat), G.shape());
+    if (wants(*this, 2)) gb = sum_to(g[0], G.shape());
+    return {gx, gg, gb};
+  }
+  void release_saved() override { x.reset(); gamma.reset(); mean_.reset(); rstd_.reset(); released = true; }
+};
+
+struct CrossEntropyBackward : Node {  // glogits = (softmax(logits) - onehot(t)) * valid / count * g
+  TT_NODE(CrossEntropyBackward)
+  SavedTensor logits, targets, weights;  // weights: 1/count where the target is valid, else 0, shape (M, 1)
+  Shape in_shape;
+  TensorList apply(TensorList&& g) override {
+    check_not_released();
+    Tensor L = logits.unpack(*this), T = targets.unpack(*this), W = weights.unpack(*this);
+    Tensor p = softmax(L, -1);  // (M, C)
+    Tensor safe_t = ops::where(ops::binary(ops::BinaryOp::Lt, T, ops::scalar_tensor(0, DType::Int64)),
+                               ops::scalar_tensor(0, DType::Int64), T);
+    safe_t = ops::where(ops::binary(ops::BinaryOp::Ge, safe_t, ops::scalar_tensor(static_cast<double>(L.shape()[1]), DType::Int64)),
+                        ops::scalar_tensor(0, DType::Int64), safe_t);
+    Tensor onehot = ops::astype(ops::one_hot(safe_t, L.shape()[1]), L.dtype());
+    Tensor gl = mul(mul(sub(p, onehot), W), g[0]);
+    return {reshape(gl, in_shape), Tensor()};
+  }
+  void release_saved() override { logits.reset(); targets.reset(); weights.reset(); released = true; }
+};
+
+struct MSEBackward : Node {  // gp = 2 (p - t) / N * g, gt = -gp
+  TT_NODE(MSEBackward)
+  SavedTensor p, t;
+  TensorList apply(TensorList&& g) override {
+    check_not_released();
+    Tensor P = p.unpack(*this), T = t.unpack(*this);
+    Tensor diff = sub(P, T);
+    Shape out_shape = broadcast_shapes(P.shape(), T.shape(), "mse_loss");
+    double n = static_cast<double>(numel(out_shape));
+    Tensor gp = mul(mul(diff, scalar(2.0 / n, diff)), g[0]);
+    return {wants(*this, 0) ? sum_to(gp, P.shape()) : Tensor(), wants(*this, 1) ? sum_to(neg(gp), T.shape()) : Tensor()};
+  }
+  void release_saved() override { p.reset(); t.reset(); released = true; }
+};
+
+struct BCEBackward : Node {  // gp = (p - t) / (p (1 - p)) / N * g   (p clamped to [eps, 1-eps])
+  TT_NODE(BCEBackward)
+  SavedTensor p, t;
+  double eps = 1e-7;
+  TensorList apply(TensorList&& g) override {
+    check_not_released();
+    Tensor P = clip(p.unpack(*this), eps, 1 - eps), T = t.unpack(*this);
+    double n = static_cast<double>(P.numel());
+    Tensor gp = div(sub(P, T), mul(P, sub(scalar(1, P), P)));
+    gp = mul(mul(gp, scalar(1.0 / n, P)), g[0]);
+    Tensor gt;
+    if (wants(*this, 1))  // d/dt of -(t log p + (1-t) log(1-p)) = log(1-p) - log(p)
+      gt = mul(mul(sub(log(sub(scalar(1, P), P)), log(P)), scalar(1.0 / n, P)), g[0]);
+    return {wants(*this, 0) ? gp : Tensor(), gt};
+  }
+  void release_saved() override { p.reset(); t.reset(); released = true; }
+};
+
+#undef TT_NODE
+
+}  // namespace tt

@@ -1,0 +1,220 @@
+// Matrix product with numpy's matmul semantics, computed by cblas_sgemm /
+// cblas_dgemm called directly (int64 by a plain loop).
+//
+// Every operand is seen as (batch..., rows, cols) with arbitrary strides.
+// BLAS reads a matrix in place when one of its two dims is unit-stride: a
+// row-major matrix (cols stride 1) is passed as is with ld = rows stride, a
+// transposed view (rows stride 1) with the transpose flag and ld = cols
+// stride. So `a.T @ b` and `q @ k.transpose(-2, -1)` never copy; only other
+// layouts (steps in the last dim, negative strides, ...) are made contiguous.
+// Batch dims are walked with their own strides, so a weight broadcast over the
+// batch (stride 0) is read from the same memory for every batch element.
+#include <cblas.h>
+
+#include <algorithm>
+#include <array>
+#include <climits>
+#include <cstring>
+
+#include "ops/iter.h"
+#include "ops/ops.h"
+
+namespace tt::ops {
+namespace {
+
+// One operand as a stack of matrices; 1-D operands get a size-1 dim whose
+// stride is never used.
+struct MatrixStack {
+  Shape batch;
+  Strides batch_strides;
+  int64_t rows = 0, cols = 0, row_stride = 0, col_stride = 0;
+};
+
+MatrixStack as_matrix_stack(const Tensor& t, bool is_left) {
+  MatrixStack m;
+  const int64_t n = t.dim();
+  if (n == 1) {
+    // numpy: a 1-D left operand is a row (1, K), a 1-D right operand a column (K, 1).
+    if (is_left) {
+      m.rows = 1;
+      m.cols = t.shape()[0];
+      m.col_stride = t.strides()[0];
+    } else {
+      m.rows = t.shape()[0];
+      m.cols = 1;
+      m.row_stride = t.strides()[0];
+    }
+    return m;
+  }
+  m.batch.assign(t.shape().begin(), t.shape().end() - 2);
+  m.batch_strides.assign(t.strides().begin(), t.strides().end() - 2);
+  m.rows = t.shape()[n - 2];
+  m.cols = t.shape()[n - 1];
+  m.row_stride = t.strides()[n - 2];
+  m.col_stride = t.strides()[n - 1];
+  return m;
+}
+
+// How BLAS can read one matrix without copying it.
+struct BlasLayout {
+  bool readable = false;  // false: copy the operand to contiguous first
+  bool transposed = false;
+  int64_t ld = 0;
+};
+
+BlasLayout blas_layout(const MatrixStack& m) {
+  // A stride along a size-1 dim is never stepped, so it does not constrain the layout.
+  // BLAS requires ld >= the length of the contiguous dim (and >= 1), and ld fits in an int.
+  const int64_t rows = std::max<int64_t>(m.rows, 1), cols = std::max<int64_t>(m.cols, 1);
+  if (m.cols == 1 || m.col_stride == 1) {
+    int64_t ld = m.rows == 1 ? cols : m.row_stride;
+    if (ld >= cols && ld <= INT_MAX) return {true, false, ld};
+  }
+  if (m.rows == 1 || m.row_stride == 1) {
+    int64_t ld = m.cols == 1 ? rows : m.col_stride;
+    if (ld >= rows && ld <= INT_MAX) return {true, true, ld};
+  }
+  return {};
+}
+
+void gemm(bool ta, bool tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb,
+          float* c, int ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k,
+              1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+}
+
+void gemm(bool ta, bool tb, int m, int n, int k, const double* a, int lda, const double* b, int ldb,
+          double* c, int ldc) {
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k,
+              1.0, a, lda, b, ldb, 0.0, c, ldc);
+}
+
+// The batch dims and rows of A folded into one dim (x @ W with x (B, T, D)
+// is one (B*T, D) @ (D, N) gemm), or ld 0 when A's layout does not allow it.
+int64_t folded_row_stride(const MatrixStack& a, const Strides& a_batch_strides, const Shape& batch) {
+  std::vector<std::pair<int64_t, int64_t>> dims;  // (size, stride), size-1 dims dropped
+  for (size_t i = 0; i < batch.size(); ++i)
+    if (batch[i] != 1) dims.push_back({batch[i], a_batch_strides[i]});
+  if (a.rows != 1) dims.push_back({a.rows, a.row_stride});
+  for (size_t i = 0; i + 1 < dims.size(); ++i)
+    if (dims[i].second != dims[i + 1].second * dims[i + 1].first) return 0;
+  int64_t ld = dims.empty() ? std::max<int64_t>(a.cols, 1) : dims.back().second;
+  return ld >= std::max<int64_t>(a.cols, 1) ? ld : 0;
+}
+
+template <class T>
+void blas_matmul(const Tensor& a, const MatrixStack& ma, const Strides& a_bst, const Tensor& b,
+                 const MatrixStack& mb, const Strides& b_bst, const Shape& batch, Tensor& out) {
+  const int64_t M = ma.rows, N = mb.cols, K = ma.cols;
+  if (M > INT_MAX || N > INT_MAX || K > INT_MAX)
+    fail<ValueError>("matmul: a matrix dimension of (", M, ", ", K, ") @ (", K, ", ", N,
+                     ") exceeds the BLAS limit of ", INT_MAX, "; split the product into blocks");
+  BlasLayout la = blas_layout(ma), lb = blas_layout(mb);
+  const T* pa = a.data<T>();
+  const T* pb = b.data<T>();
+  T* pc = out.data<T>();
+
+  const int64_t batch_count = numel(batch);
+  const bool b_shared = std::all_of(b_bst.begin(), b_bst.end(), [](int64_t s) { return s == 0; });
+  if (b_shared && batch_count > 1 && !la.transposed && batch_count * M <= INT_MAX) {
+    if (int64_t ld = folded_row_stride(ma, a_bst, batch); ld > 0 && ld <= INT_MAX) {
+      gemm(false, lb.transposed, static_cast<int>(batch_count * M), static_cast<int>(N), static_cast<int>(K),
+           pa, static_cast<int>(ld), pb, static_cast<int>(lb.ld), pc, static_cast<int>(N));
+      return;
+    }
+  }
+  Strides c_bst = contiguous_strides(batch);
+  for (auto& s : c_bst) s *= M * N;
+  strided_loop<3>(batch, {a_bst, b_bst, c_bst}, {0, 0, 0},
+                  [&](std::array<int64_t, 3> off, int64_t count, std::array<int64_t, 3> st) {
+                    for (int64_t i = 0; i < count; ++i)
+                      gemm(la.transposed, lb.transposed, static_cast<int>(M), static_cast<int>(N),
+                           static_cast<int>(K), pa + off[0] + i * st[0], static_cast<int>(la.ld),
+                           pb + off[1] + i * st[1], static_cast<int>(lb.ld), pc + off[2] + i * st[2],
+                           static_cast<int>(N));
+                  });
+}
+
+// int64 has no BLAS: a plain i-k-j loop (the innermost loop walks a row of B and C).
+void integer_matmul(const Tensor& a, const MatrixStack& ma, const Strides& a_bst, const Tensor& b,
+                    const MatrixStack& mb, const Strides& b_bst, const Shape& batch, Tensor& out) {
+  const int64_t M = ma.rows, N = mb.cols, K = ma.cols;
+  const int64_t* pa = a.data<int64_t>();
+  const int64_t* pb = b.data<int64_t>();
+  int64_t* pc = out.data<int64_t>();
+  Strides c_bst = contiguous_strides(batch);
+  for (auto& s : c_bst) s *= M * N;
+  auto one = [&](const int64_t* A, const int64_t* B, int64_t* C) {
+    std::fill(C, C + M * N, 0);
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t k = 0; k < K; ++k) {
+        const int64_t aik = A[i * ma.row_stride + k * ma.col_stride];
+        const int64_t* brow = B + k * mb.row_stride;
+        int64_t* crow = C + i * N;
+        for (int64_t j = 0; j < N; ++j) crow[j] += aik * brow[j * mb.col_stride];
+      }
+  };
+  strided_loop<3>(batch, {a_bst, b_bst, c_bst}, {0, 0, 0},
+                  [&](std::array<int64_t, 3> off, int64_t count, std::array<int64_t, 3> st) {
+                    for (int64_t i = 0; i < count; ++i)
+                      one(pa + off[0] + i * st[0], pb + off[1] + i * st[1], pc + off[2] + i * st[2]);
+                  });
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
+  if (a_in.dim() == 0 || b_in.dim() == 0)
+    fail<ValueError>("matmul: operands must have at least one dimension, got shapes ",
+                     shape_str(a_in.shape()), " and ", shape_str(b_in.shape()),
+                     "; use * to multiply by a scalar");
+  const DType dt = promote(a_in.dtype(), b_in.dtype());
+  if (dt == DType::Bool)
+    fail<TypeError>("matmul: bool tensors are not supported (shapes ", shape_str(a_in.shape()), " and ",
+                    shape_str(b_in.shape()), "); convert them first with .astype(np.float32)");
+  MatrixStack ma = as_matrix_stack(a_in, true), mb = as_matrix_stack(b_in, false);
+  if (ma.cols != mb.rows)
+    fail<ValueError>("matmul: shapes ", shape_str(a_in.shape()), " and ", shape_str(b_in.shape()),
+                     " are not aligned: ", ma.cols, " (dim ", a_in.dim() - 1, ") != ", mb.rows, " (dim ",
+                     std::max<int64_t>(b_in.dim() - 2, 0), ")");
+  Shape batch;
+  try {
+    batch = broadcast_shapes(ma.batch, mb.batch, "matmul");
+  } catch (const ValueError&) {
+    fail<ValueError>("matmul: the batch dimensions ", shape_str(ma.batch), " and ", shape_str(mb.batch),
+                     " of shapes ", shape_str(a_in.shape()), " and ", shape_str(b_in.shape()),
+                     " cannot be broadcast together; each batch dimension must match or be 1");
+  }
+  // Mixed dtypes: the operand of the smaller type is converted (a contiguous copy).
+  Tensor a = a_in, b = b_in;
+  if (a.dtype() != dt) ma = as_matrix_stack(a = astype(a_in, dt), true);
+  if (b.dtype() != dt) mb = as_matrix_stack(b = astype(b_in, dt), false);
+
+  Shape out_shape = batch;
+  if (a.dim() > 1) out_shape.push_back(ma.rows);
+  if (b.dim() > 1) out_shape.push_back(mb.cols);
+  Tensor out = Tensor::empty(out_shape, dt);
+  if (out.numel() == 0) return out;
+  if (ma.cols == 0) {  // an empty sum: all zeros
+    std::memset(out.raw_data(), 0, out.numel() * itemsize(dt));
+    return out;
+  }
+
+  if (dt == DType::Int64) {
+    integer_matmul(a, ma, broadcast_strides(ma.batch, ma.batch_strides, batch), b, mb,
+                   broadcast_strides(mb.batch, mb.batch_strides, batch), batch, out);
+    return out;
+  }
+  // Layouts BLAS cannot read (e.g. a step in both matrix dims) are copied once, unbroadcast.
+  if (!blas_layout(ma).readable) ma = as_matrix_stack(a = contiguous(a), true);
+  if (!blas_layout(mb).readable) mb = as_matrix_stack(b = contiguous(b), false);
+  Strides a_bst = broadcast_strides(ma.batch, ma.batch_strides, batch);
+  Strides b_bst = broadcast_strides(mb.batch, mb.batch_strides, batch);
+  if (dt == DType::Float32)
+    blas_matmul<float>(a, ma, a_bst, b, mb, b_bst, batch, out);
+  else
+    blas_matmul<double>(a, ma, a_bst, b, mb, b_bst, batch, out);
+  return out;
+}
+
+}  // namespace tt::ops

@@ -1,0 +1,241 @@
+// Autograd from Python: backward/grad, grad modes, hooks, the graph's node
+// types (so type(t.grad_fn).__name__ is "AddBackward"), and custom Python
+// Functions whose backward the C++ engine calls.
+#include "autograd/backward.h"
+#include "autograd/engine.h"
+#include "autograd/grad_mode.h"
+#include "python/convert.h"
+
+namespace ttpy {
+
+using tt::Node;
+
+// A Python object that may be released from a thread without the GIL
+// (the engine runs with the GIL released).
+struct GilObject {
+  py::object obj;
+  explicit GilObject(py::object o) : obj(std::move(o)) {}
+  ~GilObject() {
+    py::gil_scoped_acquire gil;
+    obj = py::object();
+  }
+};
+
+static tt::TensorHook python_hook(py::object fn) {
+  auto holder = std::make_shared<GilObject>(std::move(fn));
+  return [holder](const Tensor& g) -> Tensor {
+    py::gil_scoped_acquire gil;
+    py::object r = holder->obj(py::cast(g));
+    if (r.is_none()) return Tensor();
+    Tensor out = py::isinstance<tt::TensorImpl>(r) ? r.cast<Tensor>() : tensor_from_py(r, numpy_dtype(g.dtype()));
+    if (out.shape() != g.shape())
+      throw tt::ValueError("hook returned a gradient of shape " + tt::shape_str(out.shape()) +
+                           " for a tensor whose gradient has shape " + tt::shape_str(g.shape()));
+    return out;
+  };
+}
+
+// Backward of a user's tinytorch.autograd.Function: calls cls.backward(ctx, *grads).
+struct PyFunctionNode : Node {
+  std::shared_ptr<GilObject> backward_fn, ctx;
+  std::string fn_name;
+  std::vector<tt::Shape> out_shapes;
+  std::vector<DType> out_dtypes;
+  std::vector<int> arg_to_edge;      // for each forward argument: its edge index, or -1 (non-tensor)
+  std::vector<tt::Shape> in_shapes;  // per edge
+
+  std::string name() const override { return fn_name; }
+  uint32_t num_outputs() const override { return static_cast<uint32_t>(out_shapes.size()); }
+
+  tt::TensorList apply(tt::TensorList&& grads) override {
+    check_not_released();
+    py::gil_scoped_acquire gil;
+    py::tuple args(grads.size() + 1);
+    args[0] = ctx->obj;
+    for (size_t i = 0; i < grads.size(); ++i) {
+      Tensor g = grads[i].defined() ? grads[i] : tt::ops::full(out_shapes[i], 0.0, out_dtypes[i]);
+      args[i + 1] = py::cast(g);
+    }
+    py::object result = backward_fn->obj(*args);
+    py::tuple res = py::isinstance<py::tuple>(result) ? py::reinterpret_borrow<py::tuple>(result)
+                                                      : py::make_tuple(result);
+    if (res.size() != arg_to_edge.size())
+      throw tt::RuntimeError(fn_name + ": backward returned " + std::to_string(res.size()) +
+                             " gradients, but forward took " + std::to_string(arg_to_edge.size()) +
+                             " arguments; return one gradient per forward argument (None for non-tensors)");
+    tt::TensorList out(next_edges.size());
+    for (size_t i = 0; i < res.size(); ++i) {
+      int e = arg_to_edge[i];
+      py::handle r = res[i];
+      if (r.is_none() || e < 0) continue;
+      Tensor g = py::isinstance<tt::TensorImpl>(r) ? r.cast<Tensor>() : tensor_from_py(r, py::none());
+      if (g.shape() != in_shapes[e])
+        throw tt::RuntimeError(fn_name + ": backward returned a gradient of shape " + tt::shape_str(g.shape()) +
+                               " for argument " + std::to_string(i) + ", which has shape " +
+                               tt::shape_str(in_shapes[e]) + "; return a gradient of the argument's shape");
+      out[e] = g;
+    }
+    return out;
+  }
+  void release_saved() override {
+    py::gil_scoped_acquire gil;
+    if (ctx && py::hasattr(ctx->obj, "_release")) ctx->obj.attr("_release")();
+    released = true;
+  }
+};
+
+static std::string capture_python_trace() {
+  py::gil_scoped_acquire gil;
+  try {
+    py::object lines = py::module_::import("traceback").attr("format_stack")();
+    std::string out;
+    for (auto l : lines) out += l.cast<std::string>();
+    return out;
+  } catch (...) {
+    return "";
+  }
+}
+
+template <class T>
+static void node_type(py::module_& m, const char* name) {
+  py::class_<T, Node, std::shared_ptr<T>>(m, name);
+}
+
+void bind_autograd(py::module_& m) {
+  tt::g_capture_trace = &capture_python_trace;
+
+  py::class_<Node, std::shared_ptr<Node>>(m, "Node")
+      .def("name", &Node::name)
+      .def_property_readonly("next_functions", [](const Node& n) {
+        py::tuple t(n.next_edges.size());
+        for (size_t i = 0; i < n.next_edges.size(); ++i) {
+          const auto& e = n.next_edges[i];
+          t[i] = py::make_tuple(e.fn ? py::cast(e.fn) : py::none(), e.input_nr);
+        }
+        return t;
+      })
+      .def("__repr__", [](const Node& n) { return "<" + n.name() + ">"; });
+  py::class_<tt::AccumulateGrad, Node, std::shared_ptr<tt::AccumulateGrad>>(m, "AccumulateGrad")
+      .def_property_readonly("variable", [](const tt::AccumulateGrad& a) { return a.variable; });
+  py::class_<PyFunctionNode, Node, std::shared_ptr<PyFunctionNode>>(m, "PyFunctionBackward");
+#define TT_NODE_TYPE(T) node_type<tt::T>(m, #T);
+  TT_NODE_TYPE(AddBackward) TT_NODE_TYPE(SubBackward) TT_NODE_TYPE(MulBackward) TT_NODE_TYPE(DivBackward)
+  TT_NODE_TYPE(PowBackward) TT_NODE_TYPE(MaximumBackward) TT_NODE_TYPE(NegBackward) TT_NODE_TYPE(AbsBackward)
+  TT_NODE_TYPE(ExpBackward) TT_NODE_TYPE(LogBackward) TT_NODE_TYPE(SqrtBackward) TT_NODE_TYPE(SinBackward)
+  TT_NODE_TYPE(CosBackward) TT_NODE_TYPE(TanhBackward) TT_NODE_TYPE(SigmoidBackward) TT_NODE_TYPE(ReLUBackward)
+  TT_NODE_TYPE(GELUBackward) TT_NODE_TYPE(ClipBackward) TT_NODE_TYPE(WhereBackward) TT_NODE_TYPE(MaskedFillBackward)
+  TT_NODE_TYPE(SumBackward) TT_NODE_TYPE(MeanBackward) TT_NODE_TYPE(MaxBackward) TT_NODE_TYPE(VarBackward)
+  TT_NODE_TYPE(StdBackward) TT_NODE_TYPE(LogSumExpBackward) TT_NODE_TYPE(SoftmaxBackward)
+  TT_NODE_TYPE(LogSoftmaxBackward) TT_NODE_TYPE(MatmulBackward) TT_NODE_TYPE(TransposeBackward)
+  TT_NODE_TYPE(PermuteBackward) TT_NODE_TYPE(ReshapeBackward) TT_NODE_TYPE(ExpandBackward)
+  TT_NODE_TYPE(SliceBackward) TT_NODE_TYPE(IndexScatterBackward) TT_NODE_TYPE(ContiguousBackward)
+  TT_NODE_TYPE(ToDtypeBackward) TT_NODE_TYPE(CatBackward) TT_NODE_TYPE(StackBackward) TT_NODE_TYPE(GatherBackward)
+  TT_NODE_TYPE(ScatterAddBackward) TT_NODE_TYPE(IndexSelectBackward) TT_NODE_TYPE(IndexAddBackward)
+  TT_NODE_TYPE(TakeBackward) TT_NODE_TYPE(EmbeddingBackward) TT_NODE_TYPE(DropoutBackward)
+  TT_NODE_TYPE(LayerNormBackward) TT_NODE_TYPE(CrossEntropyBackward) TT_NODE_TYPE(MSEBackward)
+  TT_NODE_TYPE(BCEBackward)
+#undef TT_NODE_TYPE
+  py::class_<tt::MinimumBackward, tt::MaximumBackward, std::shared_ptr<tt::MinimumBackward>>(m, "MinimumBackward");
+  py::class_<tt::MinBackward, tt::MaxBackward, std::shared_ptr<tt::MinBackward>>(m, "MinBackward");
+  py::class_<tt::SqueezeBackward, tt::ReshapeBackward, std::shared_ptr<tt::SqueezeBackward>>(m, "SqueezeBackward");
+  py::class_<tt::UnsqueezeBackward, tt::ReshapeBackward, std::shared_ptr<tt::UnsqueezeBackward>>(m, "UnsqueezeBackward");
+  py::class_<tt::FlattenBackward, tt::ReshapeBackward, std::shared_ptr<tt::FlattenBackward>>(m, "FlattenBackward");
+
+  // tensor autograd state
+  auto cls = py::reinterpret_borrow<py::class_<tt::TensorImpl, tt::TensorPtr>>(m.attr("Tensor"));
+  cls.def_property(
+      "requires_grad", [](const tt::TensorImpl& t) { return t.requires_grad; },
+      [](const Tensor& t, bool v) {
+        if (v && !tt::is_floating(t.dtype()))
+          throw tt::TypeError(std::string("requires_grad: only floating-point tensors can require gradients, got ") +
+                              tt::dtype_name(t.dtype()));
+        if (!v && !t.is_leaf())
+          throw tt::RuntimeError("requires_grad: you can only change requires_grad of leaf tensors; "
+                                 "use .detach() to get a tensor that does not require grad");
+        t.impl->requires_grad = v;
+      });
+  cls.def_property_readonly("grad_fn", [](const Tensor& t) { return t.grad_fn(); });
+  cls.def_property_readonly("_grad_fn", [](const Tensor& t) { return t.grad_fn(); });
+  cls.def_property_readonly("is_leaf", [](const Tensor& t) { return t.is_leaf(); });
+  cls.def_property(
+      "grad",
+      [](const Tensor& t) -> py::object {
+        if (!t.impl->meta || !t.impl->meta->grad) return py::none();
+        return py::cast(Tensor(t.impl->meta->grad));
+      },
+      [](const Tensor& t, const py::handle& value) {
+        if (value.is_none()) {
+          if (t.impl->meta) t.impl->meta->grad.reset();
+          return;
+        }
+        Tensor g = py::isinstance<tt::TensorImpl>(value) ? value.cast<Tensor>()
+                                                         : tensor_from_py(value, numpy_dtype(t.dtype()), false);
+        if (g.shape() != t.shape())
+          throw tt::ValueError("grad: assigned gradient has shape " + tt::shape_str(g.shape()) +
+                               " but the tensor has shape " + tt::shape_str(t.shape()));
+        t.impl->autograd().grad = g.impl;
+      });
+  cls.def("retain_grad", [](const Tensor& t) { tt::retain_grad(t); });
+  cls.def_property_readonly("retains_grad", [](const Tensor& t) { return t.impl->meta && t.impl->meta->retains_grad; });
+  m.def("_register_hook", [](const Tensor& t, py::object fn) { return tt::register_hook(t, python_hook(std::move(fn))); });
+  m.def("_remove_hook", [](const Tensor& t, int id) { tt::remove_hook(t, id); });
+
+  m.def("_run_backward", [](const std::vector<Tensor>& roots, const std::vector<std::optional<Tensor>>& seeds,
+                            bool retain_graph, bool create_graph, const std::vector<Tensor>& inputs, bool allow_unused) {
+    tt::TensorList s;
+    for (auto& x : seeds) s.push_back(x ? *x : Tensor());
+    tt::TensorList r;
+    {
+      py::gil_scoped_release nogil;
+      r = tt::run_backward(roots, s, retain_graph, create_graph, inputs, allow_unused);
+    }
+    std::vector<std::optional<Tensor>> out;
+    for (auto& t : r) out.push_back(t.defined() ? std::optional<Tensor>(t) : std::nullopt);
+    return out;
+  });
+
+  m.def("is_grad_enabled", &tt::GradMode::is_enabled);
+  m.def("_set_grad_enabled", &tt::GradMode::set_enabled);
+  m.def("_is_anomaly_enabled", &tt::AnomalyMode::is_enabled);
+  m.def("_set_anomaly_enabled", &tt::AnomalyMode::set_enabled);
+
+  // Connects the outputs of a custom Function to a PyFunctionNode.
+  m.def("_record_function", [](py::object backward_fn, py::object ctx, const std::string& name, py::sequence args,
+                               std::vector<Tensor> outputs) {
+    auto node = std::make_shared<PyFunctionNode>();
+    node->backward_fn = std::make_shared<GilObject>(backward_fn);
+    node->ctx = std::make_shared<GilObject>(ctx);
+    node->fn_name = name;
+    for (auto a : args) {
+      if (py::isinstance<tt::TensorImpl>(a)) {
+        Tensor t = a.cast<Tensor>();
+        node->arg_to_edge.push_back(static_cast<int>(node->next_edges.size()));
+        node->next_edges.push_back(tt::gradient_edge(t));
+        node->in_shapes.push_back(t.shape());
+      } else {
+        node->arg_to_edge.push_back(-1);
+      }
+    }
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      node->out_shapes.push_back(outputs[i].shape());
+      node->out_dtypes.push_back(outputs[i].dtype());
+      tt::set_history(outputs[i], node, static_cast<uint32_t>(i));
+    }
+    return std::static_pointer_cast<Node>(node);
+  });
+}
+
+// Pure shape/stride helpers, exposed so they can be tested directly.
+void bind_shape_helpers(py::module_& m) {
+  auto s = m.def_submodule("_shape", "shape and stride arithmetic of csrc/core/shape.h");
+  s.def("broadcast_shapes", [](const tt::Shape& a, const tt::Shape& b) { return tt::broadcast_shapes(a, b, "broadcast_shapes"); });
+  s.def("contiguous_strides", &tt::contiguous_strides);
+  s.def("is_contiguous", &tt::is_contiguous);
+  s.def("normalize_dim", [](int64_t d, int64_t n) { return tt::normalize_dim(d, n, "normalize_dim"); });
+  s.def("broadcast_strides", &tt::broadcast_strides);
+  s.def("infer_reshape", [](const tt::Shape& req, int64_t total) { return tt::infer_reshape(req, total, {total}); });
+  s.def("view_strides", &tt::view_strides);
+  s.def("normalize_axes", [](const std::vector<int64_t>& a, int64_t n) { return tt::normalize_axes(a, n, "normalize_axes"); });
+}
+
+}  // namespace ttpy

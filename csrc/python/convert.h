@@ -1,0 +1,48 @@
+// Conversions between Python objects and tensors, shared by the binding files.
+#pragma once
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "autograd/api.h"
+
+namespace py = pybind11;
+
+// Tensor is passed to and from Python as the TensorImpl it wraps.
+namespace pybind11::detail {
+template <>
+struct type_caster<tt::Tensor> {
+  PYBIND11_TYPE_CASTER(tt::Tensor, const_name("Tensor"));
+  bool load(handle src, bool convert) {
+    make_caster<std::shared_ptr<tt::TensorImpl>> inner;
+    if (!inner.load(src, convert)) return false;
+    value = tt::Tensor(cast_op<std::shared_ptr<tt::TensorImpl>>(inner));
+    return true;
+  }
+  static handle cast(const tt::Tensor& t, return_value_policy policy, handle parent) {
+    if (!t.defined()) return none().release();
+    return make_caster<std::shared_ptr<tt::TensorImpl>>::cast(t.impl, policy, parent);
+  }
+};
+}  // namespace pybind11::detail
+
+namespace ttpy {
+
+using tt::DType;
+using tt::Tensor;
+
+DType dtype_from_py(const py::handle& obj);     // np.float32, "float32", float, tt.float32 ...
+py::dtype numpy_dtype(DType d);
+// Tensor from any Python data (scalar, nested list, ndarray, Tensor). dtype None =
+// TinyTorch's default: float data -> float32, numpy int arrays -> int64, bool -> bool.
+Tensor tensor_from_py(const py::handle& data, const py::handle& dtype, bool allow_zero_copy = true);
+// An operand next to a tensor: Python scalars take the tensor's kind (float
+// scalar with an int tensor gives float32), everything else goes through tensor_from_py.
+Tensor operand(const py::handle& obj, const Tensor& other);
+// numpy array viewing the tensor's memory; `owner` keeps it alive.
+py::array to_numpy_view(const Tensor& t, const py::handle& owner);
+// axis=None|int|sequence (and the dim= alias) to a list of axes (empty = all)
+std::vector<int64_t> axes_from_py(const py::handle& axis);
+tt::Shape shape_from_args(const py::args& args);  // f(2, 3) or f((2, 3)) or f([2, 3])
+
+}  // namespace ttpy

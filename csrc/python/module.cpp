@@ -1,0 +1,93 @@
+// tinytorch._C: the extension module. Registers the exception mapping and
+// build information, then each binding file adds its part.
+#include <cblas.h>
+
+#include <chrono>
+#include <vector>
+
+#include "python/convert.h"
+
+extern "C" {
+// OpenBLAS extensions (declared here: not every cblas.h declares them).
+char* openblas_get_corename(void);
+char* openblas_get_config(void);
+int openblas_get_num_threads(void);
+void openblas_set_num_threads(int);
+}
+
+namespace ttpy {
+void bind_tensor(py::module_& m);
+void bind_ops(py::module_& m);
+void bind_autograd(py::module_& m);
+void bind_shape_helpers(py::module_& m);
+void bind_dlpack(py::module_& m);
+
+static const char* simd_level() {
+#if defined(__AVX512F__)
+  return "AVX-512 (F" 
+#if defined(__AVX512BW__)
+         "/BW"
+#endif
+#if defined(__AVX512DQ__)
+         "/DQ"
+#endif
+#if defined(__AVX512VL__)
+         "/VL"
+#endif
+         ")";
+#elif defined(__AVX2__)
+  return "AVX2";
+#elif defined(__AVX__)
+  return "AVX";
+#elif defined(__SSE4_2__)
+  return "SSE4.2";
+#else
+  return "SSE2";
+#endif
+}
+}  // namespace ttpy
+
+PYBIND11_MODULE(_C, m) {
+  m.doc() = "tinytorch C++ core: tensors, kernels, autograd engine";
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const tt::ValueError& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    } catch (const tt::TypeError& e) {
+      PyErr_SetString(PyExc_TypeError, e.what());
+    } catch (const tt::IndexError& e) {
+      PyErr_SetString(PyExc_IndexError, e.what());
+    } catch (const tt::RuntimeError& e) {
+      PyErr_SetString(PyExc_RuntimeError, e.what());
+    } catch (const std::bad_alloc&) {
+      PyErr_SetString(PyExc_MemoryError, "tinytorch: out of memory");
+    }
+  });
+  ttpy::bind_tensor(m);
+  ttpy::bind_ops(m);
+  ttpy::bind_autograd(m);
+  ttpy::bind_shape_helpers(m);
+  ttpy::bind_dlpack(m);
+
+  m.def("_build_info", [] {
+    py::dict d;
+    d["simd"] = ttpy::simd_level();
+    d["blas_core"] = std::string(openblas_get_corename());
+    d["blas_config"] = std::string(openblas_get_config());
+    d["blas_threads"] = openblas_get_num_threads();
+    d["compiler"] = std::string(__VERSION__);
+    return d;
+  });
+  m.def("_set_blas_threads", [](int n) { openblas_set_num_threads(n); });
+  m.def("_blas_sgemm_gflops", [](int n, int reps) {
+    // Times cblas_sgemm directly on n x n matrices (the benchmark's "OpenBLAS itself" row).
+    std::vector<float> a(static_cast<size_t>(n) * n, 1.0f), b(a), c(a);
+    py::gil_scoped_release nogil;
+    auto t0 = std::chrono::steady_clock::now();
+    for (int r = 0; r < reps; ++r)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return 2.0 * n * n * static_cast<double>(n) * reps / s / 1e9;
+  });
+}

@@ -1,0 +1,185 @@
+// Module-level functions: tinytorch.exp(x), tinytorch.matmul(a, b), factories...
+#include "autograd/grad_mode.h"
+#include "core/views.h"
+#include "ops/nn_kernels.h"
+#include "python/convert.h"
+
+namespace ttpy {
+
+static Tensor as_tensor(const py::handle& obj) {
+  if (py::isinstance<tt::TensorImpl>(obj)) return obj.cast<Tensor>();
+  return tensor_from_py(obj, py::none());
+}
+
+static Tensor as_index(const py::handle& obj, const char* op) {
+  Tensor t = py::isinstance<tt::TensorImpl>(obj) ? obj.cast<Tensor>() : tensor_from_py(obj, py::dtype::of<int64_t>());
+  if (t.dtype() != DType::Int64)
+    throw tt::TypeError(std::string(op) + ": index must be an int64 tensor, got " + tt::dtype_name(t.dtype()) +
+                        "; convert it with .long()");
+  return t;
+}
+
+static std::vector<Tensor> tensor_list(const py::handle& seq, const char* op) {
+  std::vector<Tensor> ts;
+  for (auto item : seq) ts.push_back(as_tensor(item));
+  if (ts.empty()) throw tt::ValueError(std::string(op) + ": expected a non-empty list of tensors");
+  return ts;
+}
+
+static DType dtype_or(const py::handle& dtype, DType fallback) {
+  return dtype.is_none() ? fallback : dtype_from_py(dtype);
+}
+
+void bind_ops(py::module_& m) {
+  using UO = tt::ops::UnaryOp;
+  auto un = [&](const char* name, UO op) {
+    m.def(name, [op](const py::handle& x) { return tt::apply_unary(op, as_tensor(x)); });
+  };
+  un("exp", UO::Exp); un("log", UO::Log); un("sqrt", UO::Sqrt); un("sin", UO::Sin); un("cos", UO::Cos);
+  un("tanh", UO::Tanh); un("sigmoid", UO::Sigmoid); un("relu", UO::Relu); un("abs", UO::Abs); un("neg", UO::Neg);
+  un("sign", UO::Sign); un("erf", UO::Erf);
+  m.def("gelu", [](const py::handle& x, const std::string& approximate) {
+    if (approximate != "tanh" && approximate != "none")
+      throw tt::ValueError("gelu: approximate must be 'tanh' or 'none', got '" + approximate + "'");
+    return tt::apply_unary(approximate == "none" ? UO::GeluErf : UO::GeluTanh, as_tensor(x));
+  }, py::arg("x"), py::arg("approximate") = "tanh");
+
+  auto bin = [&](const char* name, Tensor (*f)(const Tensor&, const Tensor&)) {
+    m.def(name, [f](const py::handle& a, const py::handle& b) {
+      if (py::isinstance<tt::TensorImpl>(a)) { Tensor ta = a.cast<Tensor>(); return f(ta, operand(b, ta)); }
+      Tensor tb = as_tensor(b);
+      return f(operand(a, tb), tb);
+    });
+  };
+  bin("add", &tt::add); bin("sub", &tt::sub); bin("mul", &tt::mul); bin("div", &tt::div); bin("pow", &tt::pow);
+  bin("maximum", &tt::maximum); bin("minimum", &tt::minimum);
+  m.def("matmul", [](const py::handle& a, const py::handle& b) {
+    Tensor ta = as_tensor(a), tb = as_tensor(b);
+    if (ta.numel() * tb.numel() < (1 << 16)) return tt::matmul(ta, tb);
+    py::gil_scoped_release nogil;
+    return tt::matmul(ta, tb);
+  });
+  m.def("clip", [](const py::handle& x, std::optional<double> lo, std::optional<double> hi) {
+    return tt::clip(as_tensor(x), lo, hi);
+  }, py::arg("x"), py::arg("min") = py::none(), py::arg("max") = py::none());
+  m.def("where", [](const py::handle& c, const py::handle& a, const py::handle& b) {
+    Tensor tc = as_tensor(c);
+    Tensor ta = py::isinstance<tt::TensorImpl>(a) ? a.cast<Tensor>() : Tensor();
+    Tensor tb = py::isinstance<tt::TensorImpl>(b) ? b.cast<Tensor>() : Tensor();
+    if (!ta.defined() && !tb.defined()) { ta = as_tensor(a); }
+    if (!ta.defined()) ta = operand(a, tb);
+    if (!tb.defined()) tb = operand(b, ta);
+    return tt::where(tc, ta, tb);
+  });
+  m.def("masked_fill", [](const py::handle& x, const py::handle& mask, double v) {
+    Tensor t = as_tensor(x);
+    return tt::masked_fill(t, as_tensor(mask), v);
+  });
+
+  // reductions and normalisations
+  m.def("softmax", [](const py::handle& x, int64_t axis) { return tt::softmax(as_tensor(x), axis); },
+        py::arg("x"), py::arg("axis") = -1);
+  m.def("log_softmax", [](const py::handle& x, int64_t axis) { return tt::log_softmax(as_tensor(x), axis); },
+        py::arg("x"), py::arg("axis") = -1);
+  m.def("logsumexp", [](const py::handle& x, const py::handle& axis, bool keepdims) {
+    return tt::logsumexp(as_tensor(x), axes_from_py(axis), keepdims);
+  }, py::arg("x"), py::arg("axis") = py::none(), py::arg("keepdims") = false);
+  m.def("_sum_to", [](const Tensor& g, const std::vector<int64_t>& shape) { return tt::sum_to(g, shape); });
+
+  // indexing
+  m.def("gather", [](const py::handle& x, int64_t dim, const py::handle& idx) {
+    return tt::gather(as_tensor(x), dim, as_index(idx, "gather"));
+  });
+  m.def("index_select", [](const py::handle& x, int64_t dim, const py::handle& idx) {
+    return tt::index_select(as_tensor(x), dim, as_index(idx, "index_select"));
+  });
+  m.def("take", [](const py::handle& x, const py::handle& idx) { return tt::take(as_tensor(x), as_index(idx, "take")); });
+  m.def("index_add", [](const py::handle& x, int64_t dim, const py::handle& idx, const py::handle& src) {
+    return tt::index_add(as_tensor(x), dim, as_index(idx, "index_add"), as_tensor(src));
+  });
+  m.def("scatter_add", [](const py::handle& x, int64_t dim, const py::handle& idx, const py::handle& src) {
+    return tt::scatter_add(as_tensor(x), dim, as_index(idx, "scatter_add"), as_tensor(src));
+  });
+  m.def("embedding", [](const Tensor& weight, const py::handle& idx) {
+    return tt::embedding(weight, as_index(idx, "embedding"));
+  });
+  m.def("cat", [](const py::handle& ts, int64_t axis) { return tt::cat(tensor_list(ts, "cat"), axis); },
+        py::arg("tensors"), py::arg("axis") = 0);
+  m.def("stack", [](const py::handle& ts, int64_t axis) { return tt::stack(tensor_list(ts, "stack"), axis); },
+        py::arg("tensors"), py::arg("axis") = 0);
+  m.def("one_hot", [](const py::handle& idx, int64_t n) { return tt::ops::one_hot(as_index(idx, "one_hot"), n); },
+        py::arg("index"), py::arg("num_classes") = -1);
+  m.def("nonzero", [](const py::handle& x) { return tt::ops::nonzero(as_tensor(x)); });
+  m.def("_index_basic_scatter", [](const Tensor& g, const std::vector<int64_t>& shape) {
+    return tt::index_scatter(g, shape, {});
+  });
+
+  // neural-network functions
+  m.def("dropout", [](const Tensor& x, double p, bool training) { return tt::dropout(x, p, training); },
+        py::arg("x"), py::arg("p") = 0.5, py::arg("training") = true);
+  m.def("layer_norm", [](const Tensor& x, const Tensor& g, const Tensor& b, double eps) {
+    return tt::layer_norm(x, g, b, eps);
+  }, py::arg("x"), py::arg("gamma"), py::arg("beta"), py::arg("eps") = 1e-5);
+  m.def("cross_entropy", [](const Tensor& logits, const py::handle& targets, int64_t ignore_index) {
+    return tt::cross_entropy(logits, as_index(targets, "cross_entropy"), ignore_index);
+  }, py::arg("logits"), py::arg("targets"), py::arg("ignore_index") = -100);
+  m.def("mse_loss", [](const Tensor& p, const py::handle& t) { return tt::mse_loss(p, operand(t, p)); });
+  m.def("binary_cross_entropy", [](const Tensor& p, const py::handle& t) { return tt::bce_loss(p, operand(t, p)); });
+
+  // factories
+  m.def("zeros", [](const py::args& shape, const py::handle& dtype) {
+    return tt::ops::full(shape_from_args(shape), 0.0, dtype_or(dtype, DType::Float32));
+  }, py::kw_only(), py::arg("dtype") = py::none());
+  m.def("ones", [](const py::args& shape, const py::handle& dtype) {
+    return tt::ops::full(shape_from_args(shape), 1.0, dtype_or(dtype, DType::Float32));
+  }, py::kw_only(), py::arg("dtype") = py::none());
+  m.def("empty", [](const py::args& shape, const py::handle& dtype) {
+    return Tensor::empty(shape_from_args(shape), dtype_or(dtype, DType::Float32));
+  }, py::kw_only(), py::arg("dtype") = py::none());
+  m.def("full", [](const py::handle& shape, double v, const py::handle& dtype) {
+    tt::Shape s;
+    if (PyLong_Check(shape.ptr())) s.push_back(shape.cast<int64_t>());
+    else for (auto d : shape) s.push_back(d.cast<int64_t>());
+    return tt::ops::full(s, v, dtype_or(dtype, DType::Float32));
+  }, py::arg("shape"), py::arg("fill_value"), py::arg("dtype") = py::none());
+  m.def("zeros_like", [](const Tensor& t, const py::handle& dtype) {
+    return tt::ops::full(t.shape(), 0.0, dtype_or(dtype, t.dtype()));
+  }, py::arg("t"), py::arg("dtype") = py::none());
+  m.def("ones_like", [](const Tensor& t, const py::handle& dtype) {
+    return tt::ops::full(t.shape(), 1.0, dtype_or(dtype, t.dtype()));
+  }, py::arg("t"), py::arg("dtype") = py::none());
+  m.def("full_like", [](const Tensor& t, double v, const py::handle& dtype) {
+    return tt::ops::full(t.shape(), v, dtype_or(dtype, t.dtype()));
+  }, py::arg("t"), py::arg("fill_value"), py::arg("dtype") = py::none());
+  m.def("arange", [](double start, py::object stop, double step, const py::handle& dtype, py::object start_obj) {
+    double lo = start, hi;
+    if (stop.is_none()) { lo = 0; hi = start; } else { hi = stop.cast<double>(); }
+    (void)start_obj;
+    return tt::ops::arange(lo, hi, step, dtype_or(dtype, DType::Float32));
+  }, py::arg("start"), py::arg("stop") = py::none(), py::arg("step") = 1.0, py::arg("dtype") = py::none(),
+     py::arg("_unused") = py::none());
+  m.def("linspace", [](double a, double b, int64_t n, const py::handle& dtype) {
+    return tt::ops::linspace(a, b, n, dtype_or(dtype, DType::Float32));
+  }, py::arg("start"), py::arg("stop"), py::arg("num") = 50, py::arg("dtype") = py::none());
+  m.def("eye", [](int64_t n, std::optional<int64_t> mm, const py::handle& dtype) {
+    return tt::ops::eye(n, mm, dtype_or(dtype, DType::Float32));
+  }, py::arg("n"), py::arg("m") = py::none(), py::arg("dtype") = py::none());
+  m.def("manual_seed", [](uint64_t s) { tt::ops::manual_seed(s); });
+  m.def("rand", [](const py::args& shape, const py::handle& dtype) {
+    return tt::ops::rand(shape_from_args(shape), dtype_or(dtype, DType::Float32));
+  }, py::kw_only(), py::arg("dtype") = py::none());
+  m.def("randn", [](const py::args& shape, const py::handle& dtype) {
+    return tt::ops::randn(shape_from_args(shape), dtype_or(dtype, DType::Float32));
+  }, py::kw_only(), py::arg("dtype") = py::none());
+  m.def("randint", [](int64_t low, py::object high, py::object size) {
+    int64_t lo = low, hi;
+    if (high.is_none()) { lo = 0; hi = low; } else { hi = high.cast<int64_t>(); }
+    tt::Shape s;
+    if (size.is_none()) s = {};
+    else if (PyLong_Check(size.ptr())) s = {size.cast<int64_t>()};
+    else for (auto d : size) s.push_back(d.cast<int64_t>());
+    return tt::ops::randint(lo, hi, s);
+  }, py::arg("low"), py::arg("high") = py::none(), py::arg("size") = py::none());
+}
+
+}  // namespace ttpy

@@ -1,0 +1,73 @@
+"""tinytorch: a teaching deep-learning framework whose engine is real C++.
+
+`tinytorch.Tensor` is the C++ tensor (csrc/core) with its autograd engine
+(csrc/autograd); this package adds the Python face and the course modules.
+"""
+from ._blas_setup import configure_openblas as _configure_openblas
+
+_configure_openblas()  # must precede the first import of _C (which loads OpenBLAS)
+
+import numpy as _np
+
+from . import _C
+from ._C import (Tensor, abs, add, cat, clip, cos, cross_entropy, div, dropout, embedding, empty, erf, exp, eye,
+                 full, full_like, gather, gelu, index_add, index_select, layer_norm, linspace, log, log_softmax,
+                 logsumexp, manual_seed, masked_fill, matmul, maximum, minimum, mul, neg, nonzero, one_hot, ones,
+                 ones_like, pow, rand, randint, randn, relu, scatter_add, sigmoid, sign, sin, softmax, sqrt, stack,
+                 sub, take, tanh, where, zeros, zeros_like, is_grad_enabled)
+from .core import tensor as _tensor_methods  # noqa: F401  (adds the Python-level Tensor methods)
+from . import autograd
+from .autograd import enable_grad, no_grad, set_grad_enabled
+
+__version__ = "0.1.0"
+
+float32 = _np.dtype("float32")
+float64 = _np.dtype("float64")
+int64 = _np.dtype("int64")
+bool = _np.dtype("bool")  # noqa: A001  (mirrors torch.bool / np.bool_)
+long = int64
+double = float64
+concatenate = cat
+
+
+def arange(start, stop=None, step=1, dtype=None):
+    """numpy-style arange; integer arguments without a dtype give int64, like numpy."""
+    if dtype is None and all(isinstance(v, int) for v in (start, stop if stop is not None else 0, step)):
+        dtype = int64
+    return _C.arange(start, stop, step, dtype)
+
+
+def tensor(data, requires_grad=False, dtype=None):
+    """Alias of Tensor(...), as torch.tensor."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def from_numpy(array):
+    """A tensor sharing `array`'s memory when its dtype is supported and it is writable and aligned."""
+    return Tensor(array, dtype=array.dtype)
+
+
+def from_dlpack(obj):
+    """A tensor sharing the memory of any DLPack producer (via numpy)."""
+    arr = _np.from_dlpack(obj)
+    if not arr.flags.writeable:
+        arr = arr.copy()
+    return Tensor(arr, dtype=arr.dtype)
+
+
+def show_config(file=None):
+    """Print the version, BLAS library, the kernel core it selected, its threads and the SIMD level."""
+    import os
+    import sys
+
+    info = _C._build_info()
+    out = file or sys.stdout
+    print(f"tinytorch {__version__}", file=out)
+    print(f"  BLAS library : OpenBLAS ({info['blas_config'].strip()})", file=out)
+    print(f"  BLAS core    : {info['blas_core']} (OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')})",
+          file=out)
+    print(f"  BLAS threads : {info['blas_threads']}", file=out)
+    print(f"  SIMD (build) : {info['simd']}", file=out)
+    print(f"  compiler     : {info['compiler']}", file=out)
+    print(f"  numpy        : {_np.__version__}", file=out)
+    return info

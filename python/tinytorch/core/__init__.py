@@ -1,0 +1,1 @@
+"""The course modules, one file each: tensor, activations, layers, losses, autograd, ..."""

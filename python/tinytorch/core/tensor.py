@@ -1,0 +1,166 @@
+"""Module 01: Tensor.
+
+`Tensor` is the C++ tensor (`tinytorch._C.Tensor`); this file adds the parts
+that are naturally Python: printing, iteration, conversion to lists, the
+TinyTorch `size` attribute, advanced (integer-array / mask) indexing and the
+autograd entry points. Arithmetic, views and reductions are bound in C++.
+"""
+import numpy as np
+
+from .. import _C
+from .._C import Tensor
+
+__all__ = ["Tensor"]
+
+
+class _Size(int):
+    """`t.size` is the element count (TinyTorch/numpy) and `t.size()` the shape (PyTorch)."""
+
+    def __new__(cls, n, shape):
+        obj = super().__new__(cls, n)
+        obj._shape = shape
+        return obj
+
+    def __call__(self, dim=None):
+        return self._shape if dim is None else self._shape[dim]
+
+
+def _repr(self):
+    body = np.array2string(np.asarray(self), separator=", ", prefix="Tensor(")
+    extras = []
+    if self.dtype != np.float32:
+        extras.append(f"dtype={self.dtype}")
+    if self.grad_fn is not None:
+        extras.append(f"grad_fn=<{self.grad_fn.name()}>")
+    elif self.requires_grad:
+        extras.append("requires_grad=True")
+    return "Tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+
+def _len(self):
+    if self.ndim == 0:
+        raise TypeError("len() of a 0-d tensor")
+    return self.shape[0]
+
+
+def _iter(self):
+    if self.ndim == 0:
+        raise TypeError("iteration over a 0-d tensor")
+    for i in range(self.shape[0]):
+        yield self[i]
+
+
+def _advanced_getitem(t, key):
+    """Integer-array and boolean-mask indexing, differentiable through `take`.
+
+    numpy computes which flat positions the key selects (on an index grid),
+    and `take` gathers them, so gradients scatter back correctly (repeated
+    indices accumulate).
+    """
+    key = _to_numpy_key(key)
+    positions = np.arange(t._numel, dtype=np.int64).reshape(t.shape)[key]
+    return _C.take(t, Tensor(np.ascontiguousarray(positions), dtype=np.int64))
+
+
+def _advanced_setitem(t, key, value):
+    np.asarray(t)[_to_numpy_key(key)] = np.asarray(value)
+
+
+def _to_numpy_key(key):
+    def conv(k):
+        if isinstance(k, Tensor):
+            return np.asarray(k)
+        if isinstance(k, list):
+            return np.asarray(k)
+        return k
+
+    if isinstance(key, tuple):
+        return tuple(conv(k) for k in key)
+    return conv(key)
+
+
+def _backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+    """Accumulate d(self)/d(leaf) into every leaf's .grad (see tinytorch.autograd.backward)."""
+    from .. import autograd
+
+    autograd.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
+
+
+class RemovableHandle:
+    """Returned by register_hook; remove() unregisters the hook."""
+
+    def __init__(self, tensor, hook_id):
+        self._tensor, self._id = tensor, hook_id
+
+    def remove(self):
+        if self._tensor is not None:
+            _C._remove_hook(self._tensor, self._id)
+            self._tensor = None
+
+
+def _register_hook(self, fn):
+    """fn(grad) runs when this tensor's gradient is computed; it may return a replacement."""
+    return RemovableHandle(self, _C._register_hook(self, fn))
+
+
+def _requires_grad_(self, requires_grad=True):
+    self.requires_grad = requires_grad
+    return self
+
+
+def _tolist(self):
+    return np.asarray(self).tolist()
+
+
+def _numel(self):
+    return self._numel
+
+
+def _dim(self):
+    return self.ndim
+
+
+def _to(self, *args, **kwargs):
+    """Device moves are no-ops on this CPU-only framework; a dtype argument converts."""
+    for a in list(args) + list(kwargs.values()):
+        if isinstance(a, (np.dtype, type)) or (isinstance(a, str) and a not in ("cpu",)):
+            try:
+                return self.astype(a)
+            except TypeError:
+                pass
+    return self
+
+
+def _any(self):
+    return bool(np.asarray(self).any())
+
+
+def _all(self):
+    return bool(np.asarray(self).all())
+
+
+_methods = {
+    "__repr__": _repr,
+    "__str__": _repr,
+    "__len__": _len,
+    "__iter__": _iter,
+    "backward": _backward,
+    "register_hook": _register_hook,
+    "requires_grad_": _requires_grad_,
+    "tolist": _tolist,
+    "numel": _numel,
+    "dim": _dim,
+    "to": _to,
+    "cpu": lambda self: self,
+    "any": _any,
+    "all": _all,
+    "size": property(lambda self: _Size(self._numel, self.shape)),
+    "device": property(lambda self: "cpu"),
+    # numpy defers to our reflected operators (np_array + tensor -> Tensor.__radd__).
+    "__array_ufunc__": None,
+    "__array_priority__": 1000,
+}
+for _name, _fn in _methods.items():
+    setattr(Tensor, _name, _fn)
+
+_C._set_advanced_indexing(_advanced_getitem, _advanced_setitem)
