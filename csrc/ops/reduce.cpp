@@ -226,10 +226,12 @@ Tensor run_reduce(const Tensor& a, const Plan& p, Fold fold, bool divide_by_coun
 }
 
 // Result and accumulator types: bool/int sums and products give int64, means
-// of integers give float32; float32 totals are kept in double.
+// of integers give float32; float32 totals are kept in double. Integers
+// accumulate in uint64, whose overflow wraps (as numpy's int64 does) where a
+// signed overflow would be undefined behaviour.
 template <class T> using SumOut = std::conditional_t<std::is_floating_point_v<T>, T, int64_t>;
-template <class T> using SumAcc = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
-template <class T> using SumPartial = std::conditional_t<std::is_floating_point_v<T>, T, int64_t>;
+template <class T> using SumAcc = std::conditional_t<std::is_floating_point_v<T>, double, uint64_t>;
+template <class T> using SumPartial = std::conditional_t<std::is_floating_point_v<T>, T, uint64_t>;
 template <class T> using FloatOut = std::conditional_t<std::is_same_v<T, double>, double, float>;
 template <class T> using MeanPartial = std::conditional_t<std::is_floating_point_v<T>, T, double>;
 

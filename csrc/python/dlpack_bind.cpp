@@ -20,10 +20,18 @@ struct Tensor {
   int64_t* strides;  // in elements
   uint64_t byte_offset;
 };
-struct ManagedTensor {
+struct ManagedTensor {  // legacy ABI: consumers must treat it as read-only
   Tensor dl_tensor;
   void* manager_ctx;
   void (*deleter)(ManagedTensor* self);
+};
+struct Version { uint32_t major; uint32_t minor; };
+struct ManagedTensorVersioned {  // DLPack >= 1.0: carries flags (we never set READ_ONLY)
+  Version version;
+  void* manager_ctx;
+  void (*deleter)(ManagedTensorVersioned* self);
+  uint64_t flags;
+  Tensor dl_tensor;
 };
 }  // namespace dl
 
@@ -33,14 +41,23 @@ struct Export {
   tt::Tensor tensor;
   std::vector<int64_t> shape, strides;
   dl::ManagedTensor managed;
+  dl::ManagedTensorVersioned versioned;
 };
 
 void delete_export(dl::ManagedTensor* self) { delete static_cast<Export*>(self->manager_ctx); }
+void delete_export_versioned(dl::ManagedTensorVersioned* self) { delete static_cast<Export*>(self->manager_ctx); }
 
+// A consumer renames a capsule to "used_..." and then owns the deleter call;
+// an unconsumed capsule frees the export itself.
 void capsule_destructor(PyObject* capsule) {
-  // A consumer renames the capsule to "used_dltensor" and then owns the deleter call.
   if (PyCapsule_IsValid(capsule, "dltensor")) {
     auto* m = static_cast<dl::ManagedTensor*>(PyCapsule_GetPointer(capsule, "dltensor"));
+    if (m && m->deleter) m->deleter(m);
+  }
+}
+void capsule_destructor_versioned(PyObject* capsule) {
+  if (PyCapsule_IsValid(capsule, "dltensor_versioned")) {
+    auto* m = static_cast<dl::ManagedTensorVersioned*>(PyCapsule_GetPointer(capsule, "dltensor_versioned"));
     if (m && m->deleter) m->deleter(m);
   }
 }
@@ -49,7 +66,7 @@ void capsule_destructor(PyObject* capsule) {
 void bind_dlpack(py::module_& m) {
   auto cls = py::reinterpret_borrow<py::class_<tt::TensorImpl, tt::TensorPtr>>(m.attr("Tensor"));
   cls.def("__dlpack_device__", [](const tt::TensorImpl&) { return py::make_tuple(static_cast<int>(dl::kDLCPU), 0); });
-  cls.def("__dlpack__", [](const tt::Tensor& t, py::kwargs) {
+  cls.def("__dlpack__", [](const tt::Tensor& t, py::kwargs kwargs) {
     auto* e = new Export{t, t.shape(), t.strides(), {}};
     dl::DataType dt{};
     switch (t.dtype()) {
@@ -58,8 +75,23 @@ void bind_dlpack(py::module_& m) {
       case DType::Int64: dt = {dl::kDLInt, 64, 1}; break;
       case DType::Bool: dt = {dl::kDLBool, 8, 1}; break;
     }
-    e->managed.dl_tensor = dl::Tensor{t.raw_data(), {dl::kDLCPU, 0}, static_cast<int32_t>(t.dim()), dt,
-                                      e->shape.data(), e->strides.data(), 0};
+    dl::Tensor view{t.raw_data(), {dl::kDLCPU, 0}, static_cast<int32_t>(t.dim()), dt, e->shape.data(),
+                    e->strides.data(), 0};
+    // A consumer that understands DLPack 1.x asks with max_version; it gets a
+    // versioned, writable export (the legacy one is read-only to numpy).
+    bool versioned = false;
+    if (kwargs.contains("max_version") && !kwargs["max_version"].is_none())
+      versioned = kwargs["max_version"].cast<py::tuple>()[0].cast<int>() >= 1;
+    if (versioned) {
+      e->versioned = dl::ManagedTensorVersioned{{1, 0}, e, &delete_export_versioned, 0, view};
+      PyObject* cap = PyCapsule_New(&e->versioned, "dltensor_versioned", capsule_destructor_versioned);
+      if (!cap) {
+        delete e;
+        throw py::error_already_set();
+      }
+      return py::reinterpret_steal<py::object>(cap);
+    }
+    e->managed.dl_tensor = view;
     e->managed.manager_ctx = e;
     e->managed.deleter = &delete_export;
     PyObject* cap = PyCapsule_New(&e->managed, "dltensor", capsule_destructor);

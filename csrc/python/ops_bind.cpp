@@ -26,6 +26,16 @@ static std::vector<Tensor> tensor_list(const py::handle& seq, const char* op) {
   return ts;
 }
 
+// Factories accept requires_grad=, as in PyTorch.
+static Tensor with_grad(Tensor t, bool requires_grad) {
+  if (requires_grad) {
+    if (!tt::is_floating(t.dtype()))
+      throw tt::TypeError(std::string("only floating-point tensors can require gradients, got ") + tt::dtype_name(t.dtype()));
+    t.impl->requires_grad = true;
+  }
+  return t;
+}
+
 static DType dtype_or(const py::handle& dtype, DType fallback) {
   return dtype.is_none() ? fallback : dtype_from_py(dtype);
 }
@@ -127,37 +137,35 @@ void bind_ops(py::module_& m) {
   m.def("binary_cross_entropy", [](const Tensor& p, const py::handle& t) { return tt::bce_loss(p, operand(t, p)); });
 
   // factories
-  m.def("zeros", [](const py::args& shape, const py::handle& dtype) {
-    return tt::ops::full(shape_from_args(shape), 0.0, dtype_or(dtype, DType::Float32));
-  }, py::kw_only(), py::arg("dtype") = py::none());
-  m.def("ones", [](const py::args& shape, const py::handle& dtype) {
-    return tt::ops::full(shape_from_args(shape), 1.0, dtype_or(dtype, DType::Float32));
-  }, py::kw_only(), py::arg("dtype") = py::none());
-  m.def("empty", [](const py::args& shape, const py::handle& dtype) {
-    return Tensor::empty(shape_from_args(shape), dtype_or(dtype, DType::Float32));
-  }, py::kw_only(), py::arg("dtype") = py::none());
-  m.def("full", [](const py::handle& shape, double v, const py::handle& dtype) {
+  m.def("zeros", [](const py::args& shape, const py::handle& dtype, bool requires_grad) {
+    return with_grad(tt::ops::full(shape_from_args(shape), 0.0, dtype_or(dtype, DType::Float32)), requires_grad);
+  }, py::kw_only(), py::arg("dtype") = py::none(), py::arg("requires_grad") = false);
+  m.def("ones", [](const py::args& shape, const py::handle& dtype, bool requires_grad) {
+    return with_grad(tt::ops::full(shape_from_args(shape), 1.0, dtype_or(dtype, DType::Float32)), requires_grad);
+  }, py::kw_only(), py::arg("dtype") = py::none(), py::arg("requires_grad") = false);
+  m.def("empty", [](const py::args& shape, const py::handle& dtype, bool requires_grad) {
+    return with_grad(Tensor::empty(shape_from_args(shape), dtype_or(dtype, DType::Float32)), requires_grad);
+  }, py::kw_only(), py::arg("dtype") = py::none(), py::arg("requires_grad") = false);
+  m.def("full", [](const py::handle& shape, double v, const py::handle& dtype, bool requires_grad) {
     tt::Shape s;
     if (PyLong_Check(shape.ptr())) s.push_back(shape.cast<int64_t>());
     else for (auto d : shape) s.push_back(d.cast<int64_t>());
-    return tt::ops::full(s, v, dtype_or(dtype, DType::Float32));
-  }, py::arg("shape"), py::arg("fill_value"), py::arg("dtype") = py::none());
-  m.def("zeros_like", [](const Tensor& t, const py::handle& dtype) {
-    return tt::ops::full(t.shape(), 0.0, dtype_or(dtype, t.dtype()));
-  }, py::arg("t"), py::arg("dtype") = py::none());
-  m.def("ones_like", [](const Tensor& t, const py::handle& dtype) {
-    return tt::ops::full(t.shape(), 1.0, dtype_or(dtype, t.dtype()));
-  }, py::arg("t"), py::arg("dtype") = py::none());
+    return with_grad(tt::ops::full(s, v, dtype_or(dtype, DType::Float32)), requires_grad);
+  }, py::arg("shape"), py::arg("fill_value"), py::arg("dtype") = py::none(), py::arg("requires_grad") = false);
+  m.def("zeros_like", [](const Tensor& t, const py::handle& dtype, bool requires_grad) {
+    return with_grad(tt::ops::full(t.shape(), 0.0, dtype_or(dtype, t.dtype())), requires_grad);
+  }, py::arg("t"), py::arg("dtype") = py::none(), py::arg("requires_grad") = false);
+  m.def("ones_like", [](const Tensor& t, const py::handle& dtype, bool requires_grad) {
+    return with_grad(tt::ops::full(t.shape(), 1.0, dtype_or(dtype, t.dtype())), requires_grad);
+  }, py::arg("t"), py::arg("dtype") = py::none(), py::arg("requires_grad") = false);
   m.def("full_like", [](const Tensor& t, double v, const py::handle& dtype) {
     return tt::ops::full(t.shape(), v, dtype_or(dtype, t.dtype()));
   }, py::arg("t"), py::arg("fill_value"), py::arg("dtype") = py::none());
-  m.def("arange", [](double start, py::object stop, double step, const py::handle& dtype, py::object start_obj) {
+  m.def("arange", [](double start, py::object stop, double step, const py::handle& dtype) {
     double lo = start, hi;
     if (stop.is_none()) { lo = 0; hi = start; } else { hi = stop.cast<double>(); }
-    (void)start_obj;
     return tt::ops::arange(lo, hi, step, dtype_or(dtype, DType::Float32));
-  }, py::arg("start"), py::arg("stop") = py::none(), py::arg("step") = 1.0, py::arg("dtype") = py::none(),
-     py::arg("_unused") = py::none());
+  }, py::arg("start"), py::arg("stop") = py::none(), py::arg("step") = 1.0, py::arg("dtype") = py::none());
   m.def("linspace", [](double a, double b, int64_t n, const py::handle& dtype) {
     return tt::ops::linspace(a, b, n, dtype_or(dtype, DType::Float32));
   }, py::arg("start"), py::arg("stop"), py::arg("num") = 50, py::arg("dtype") = py::none());
@@ -165,12 +173,12 @@ void bind_ops(py::module_& m) {
     return tt::ops::eye(n, mm, dtype_or(dtype, DType::Float32));
   }, py::arg("n"), py::arg("m") = py::none(), py::arg("dtype") = py::none());
   m.def("manual_seed", [](uint64_t s) { tt::ops::manual_seed(s); });
-  m.def("rand", [](const py::args& shape, const py::handle& dtype) {
-    return tt::ops::rand(shape_from_args(shape), dtype_or(dtype, DType::Float32));
-  }, py::kw_only(), py::arg("dtype") = py::none());
-  m.def("randn", [](const py::args& shape, const py::handle& dtype) {
-    return tt::ops::randn(shape_from_args(shape), dtype_or(dtype, DType::Float32));
-  }, py::kw_only(), py::arg("dtype") = py::none());
+  m.def("rand", [](const py::args& shape, const py::handle& dtype, bool requires_grad) {
+    return with_grad(tt::ops::rand(shape_from_args(shape), dtype_or(dtype, DType::Float32)), requires_grad);
+  }, py::kw_only(), py::arg("dtype") = py::none(), py::arg("requires_grad") = false);
+  m.def("randn", [](const py::args& shape, const py::handle& dtype, bool requires_grad) {
+    return with_grad(tt::ops::randn(shape_from_args(shape), dtype_or(dtype, DType::Float32)), requires_grad);
+  }, py::kw_only(), py::arg("dtype") = py::none(), py::arg("requires_grad") = false);
   m.def("randint", [](int64_t low, py::object high, py::object size) {
     int64_t lo = low, hi;
     if (high.is_none()) { lo = 0; hi = low; } else { hi = high.cast<int64_t>(); }

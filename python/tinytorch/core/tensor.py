@@ -156,8 +156,8 @@ _methods = {
     "all": _all,
     "size": property(lambda self: _Size(self._numel, self.shape)),
     "device": property(lambda self: "cpu"),
-    # numpy defers to our reflected operators (np_array + tensor -> Tensor.__radd__).
-    "__array_ufunc__": None,
+    # numpy defers to our reflected operators (np_array + tensor -> Tensor.__radd__),
+    # while numpy functions (np.abs(t), np.allclose(t, ...)) still accept tensors via __array__.
     "__array_priority__": 1000,
 }
 for _name, _fn in _methods.items():
