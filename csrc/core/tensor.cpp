@@ -69,10 +69,14 @@ std::shared_ptr<Storage> Storage::allocate(size_t nbytes) {
 }
 
 Tensor Tensor::empty(const Shape& shape, DType dtype) {
-  for (int64_t d : shape)
+  int64_t bytes = static_cast<int64_t>(itemsize(dtype));
+  for (int64_t d : shape) {
     if (d < 0) fail<ValueError>("empty: negative dimension in shape ", shape_str(shape));
+    if (__builtin_mul_overflow(bytes, d, &bytes))
+      fail<ValueError>("empty: a tensor of shape ", shape_str(shape), " would need more bytes than can be addressed");
+  }
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = Storage::allocate(static_cast<size_t>(tt::numel(shape)) * itemsize(dtype));
+  impl->storage = Storage::allocate(static_cast<size_t>(bytes));
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;

@@ -1,0 +1,32 @@
+"""Creating and dropping many small tensors must not grow the process (no leaked storage or metadata)."""
+import os
+
+import numpy as np
+import pytest
+
+import tinytorch as tt
+
+pytestmark = pytest.mark.module01
+
+
+def rss_mb():
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux /proc to read RSS")
+def test_million_small_tensors_keep_rss_flat():
+    a = tt.ones(4, 4)
+    arr = np.ones((4, 4), dtype=np.float32)
+    for _ in range(20000):  # warm up allocator caches and pybind11's instance registry
+        (a + 1.0).sum()
+    before = rss_mb()
+    for i in range(1_000_000 // 4):
+        b = a * 2.0                 # op result
+        c = tt.Tensor(arr)          # zero-copy wrap of a numpy array
+        d = b[1:, ::2].reshape(-1)  # views
+        e = tt.zeros(3)             # factory
+        del b, c, d, e
+    grown = rss_mb() - before
+    assert grown < 4.0, f"RSS grew by {grown:.1f} MB over a million tensors"
