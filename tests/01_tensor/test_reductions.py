@@ -138,7 +138,8 @@ def test_mean_matches_numpy(data, dtype, keepdims):
 @SETTINGS
 @given(data=st.data(), dtype=st.sampled_from([np.float32, np.float64]), keepdims=st.booleans())
 def test_prod_float_matches_numpy(data, dtype, keepdims):
-    t, x = data.draw(tensors(dtype, lo=0.5, hi=2.0))
+    # at most 81 factors in [0.5, 2]: the product stays a normal float32
+    t, x = data.draw(tensors(dtype, shape=data.draw(shapes(max_side=3)), lo=0.5, hi=2.0))
     axis = data.draw(axes_for(x.ndim))
     got = t.prod(axis=axis, keepdims=keepdims)
     expected = x.astype(np.float64).prod(axis=axis, keepdims=keepdims)
