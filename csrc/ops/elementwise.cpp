@@ -103,7 +103,7 @@ bool is_row_broadcast(const Shape& small, const Shape& big) {
 
 // The four inner loops, each its own small function: inlined into the
 // dispatching code, GCC ran out of registers and reloaded pointers from the
-// stack inside the vector loop (measured 40% slower on large tensors).
+// stack inside the vector loop.
 #define TT_NOINLINE __attribute__((noinline))
 template <class O, class T, class F>
 TT_NOINLINE void loop_vv(O* __restrict o, const T* __restrict a, const T* __restrict b, int64_t n, F f) {

@@ -14,6 +14,7 @@
 #include <random>
 
 #include "ops/ops.h"
+#include "ops/random.h"
 
 namespace tt::ops {
 namespace {
@@ -193,6 +194,29 @@ Tensor bernoulli_mask(const Shape& shape, double keep_prob, DType dtype) {
                 [&](std::mt19937_64& e) { return uniform01(e) < keep_prob ? scale : T(0); });
   });
   return out;
+}
+
+}  // namespace tt::ops
+
+// ---- generator state (declared in ops/random.h; checkpoints save and restore it) ----
+namespace tt::ops {
+
+std::string rng_state() {
+  std::ostringstream os;
+  std::lock_guard<std::mutex> lock(rng().mutex);
+  os << rng().engine;
+  return os.str();
+}
+
+void set_rng_state(const std::string& state) {
+  std::istringstream is(state);
+  std::mt19937_64 parsed;
+  is >> parsed;
+  if (is.fail() || !(is >> std::ws).eof())
+    fail<ValueError>("set_rng_state: not a generator state (expected the text produced by get_rng_state, got ",
+                     state.size(), " bytes)");
+  std::lock_guard<std::mutex> lock(rng().mutex);
+  rng().engine = parsed;
 }
 
 }  // namespace tt::ops

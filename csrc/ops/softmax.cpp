@@ -15,6 +15,9 @@
 #include <limits>
 #include <vector>
 
+// GCC 12 flags xsimd's AVX-512 intrinsics (their deliberately undefined
+// pass-through operands) as maybe-uninitialized wherever exp is inlined.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <xsimd/xsimd.hpp>
 
 #include "core/views.h"

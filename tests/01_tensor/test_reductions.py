@@ -81,10 +81,13 @@ def close(got, expected, rtol, scale, atol_factor):
     """|got - expected| <= rtol*|expected| + atol_factor*scale elementwise, where
     scale (e.g. the sum of |x| over each reduced slice) bounds the rounding that
     cancellation makes large relative to the result; equal infs and nans pass."""
-    got = np.asarray(got, dtype=np.float64)
+    got = np.asarray(got)
+    # rounding the result to its own dtype may flush a subnormal to 0
+    tiny = np.finfo(got.dtype).smallest_subnormal if got.dtype.kind == "f" else 0.0
+    got = got.astype(np.float64)
     expected = np.asarray(expected, dtype=np.float64)
     assert got.shape == expected.shape, (got.shape, expected.shape)
-    bound = rtol * np.abs(expected) + atol_factor * np.asarray(scale, dtype=np.float64)
+    bound = rtol * np.abs(expected) + atol_factor * np.asarray(scale, dtype=np.float64) + tiny
     with np.errstate(invalid="ignore"):
         ok = (np.abs(got - expected) <= bound) | (got == expected) | (np.isnan(got) & np.isnan(expected))
     assert ok.all(), f"mismatch:\n got      {got[~ok]}\n expected {expected[~ok]}"

@@ -108,6 +108,15 @@ def _requires_grad_(self, requires_grad=True):
     return self
 
 
+def _prod(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    """Product over `axis` (all axes when None), differentiable (ProdBackward handles zeros)."""
+    if dim is not None:
+        axis = dim
+    if keepdim is not None:
+        keepdims = keepdim
+    return _C._prod(self, axis, keepdims)
+
+
 def _tolist(self):
     return np.asarray(self).tolist()
 
@@ -148,6 +157,7 @@ _methods = {
     "register_hook": _register_hook,
     "requires_grad_": _requires_grad_,
     "tolist": _tolist,
+    "prod": _prod,
     "numel": _numel,
     "dim": _dim,
     "to": _to,
@@ -164,3 +174,35 @@ for _name, _fn in _methods.items():
     setattr(Tensor, _name, _fn)
 
 _C._set_advanced_indexing(_advanced_getitem, _advanced_setitem)
+
+
+# ---- module-level reductions: tinytorch.sum(x, axis=...) as numpy/torch spell them ----
+def _as_tensor(x):
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def _reduction(name):
+    def fn(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return getattr(_as_tensor(x), name)(axis, keepdims, dim=dim, keepdim=keepdim)
+    fn.__name__ = name
+    fn.__doc__ = f"tinytorch.{name}(x, axis=None, keepdims=False): same as x.{name}(...)."
+    return fn
+
+
+sum = _reduction("sum")  # noqa: A001
+mean = _reduction("mean")
+max = _reduction("max")  # noqa: A001
+min = _reduction("min")  # noqa: A001
+prod = _reduction("prod")
+argmax = _reduction("argmax")
+argmin = _reduction("argmin")
+
+
+def var(x, axis=None, ddof=0, keepdims=False, *, dim=None, keepdim=None):
+    """Variance with numpy's default ddof=0 (pass ddof=1 for the unbiased estimate PyTorch uses)."""
+    return _as_tensor(x).var(axis, ddof, keepdims, dim=dim, keepdim=keepdim)
+
+
+def std(x, axis=None, ddof=0, keepdims=False, *, dim=None, keepdim=None):
+    """Standard deviation with numpy's default ddof=0."""
+    return _as_tensor(x).std(axis, ddof, keepdims, dim=dim, keepdim=keepdim)
