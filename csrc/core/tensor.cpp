@@ -1,5 +1,7 @@
 #include "core/tensor.h"
 
+#include <sys/mman.h>
+
 #include <cstdint>
 #include <cstdlib>
 #include <vector>
@@ -61,7 +63,19 @@ std::shared_ptr<Storage> Storage::allocate(size_t nbytes) {
     s->ctx = reinterpret_cast<void*>(static_cast<intptr_t>(c));
     s->deleter = free_small;
   } else {
-    s->data = static_cast<char*>(std::aligned_alloc(64, ((nbytes + 63) / 64) * 64));
+    // Big blocks (>= 4 MiB) are 2 MiB aligned and marked for transparent huge
+    // pages, as numpy does: first-touch page faults otherwise dominate a large
+    // elementwise op (measured: add of 1024x1024 float32 was 0.8x numpy).
+    constexpr size_t kHuge = size_t{2} << 20;
+    if (nbytes >= 2 * kHuge) {
+      size_t rounded = (nbytes + kHuge - 1) / kHuge * kHuge;
+      s->data = static_cast<char*>(std::aligned_alloc(kHuge, rounded));
+#ifdef MADV_HUGEPAGE
+      if (s->data) madvise(s->data, rounded, MADV_HUGEPAGE);
+#endif
+    } else {
+      s->data = static_cast<char*>(std::aligned_alloc(64, ((nbytes + 63) / 64) * 64));
+    }
     s->deleter = free_large;
   }
   if (!s->data) fail<RuntimeError>("out of memory allocating ", nbytes, " bytes");
