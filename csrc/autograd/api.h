@@ -27,6 +27,7 @@ inline Tensor exp(const Tensor& a) { return apply_unary(ops::UnaryOp::Exp, a); }
 inline Tensor log(const Tensor& a) { return apply_unary(ops::UnaryOp::Log, a); }
 inline Tensor sqrt(const Tensor& a) { return apply_unary(ops::UnaryOp::Sqrt, a); }
 inline Tensor tanh(const Tensor& a) { return apply_unary(ops::UnaryOp::Tanh, a); }
+inline Tensor erf(const Tensor& a) { return apply_unary(ops::UnaryOp::Erf, a); }
 Tensor scalar_like(double v, const Tensor& like);  // 0-d tensor of like's (float) dtype
 Tensor clip(const Tensor& a, std::optional<double> lo, std::optional<double> hi);
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
@@ -35,6 +36,7 @@ Tensor masked_fill(const Tensor& a, const Tensor& mask, double value);
 // reductions
 Tensor sum(const Tensor& a, const std::vector<int64_t>& axes, bool keepdims);
 Tensor mean(const Tensor& a, const std::vector<int64_t>& axes, bool keepdims);
+Tensor prod(const Tensor& a, const std::vector<int64_t>& axes, bool keepdims);
 Tensor amax(const Tensor& a, const std::vector<int64_t>& axes, bool keepdims);
 Tensor amin(const Tensor& a, const std::vector<int64_t>& axes, bool keepdims);
 Tensor var(const Tensor& a, const std::vector<int64_t>& axes, int64_t ddof, bool keepdims);

@@ -31,6 +31,9 @@ inline int64_t reduced_count(const Shape& s, const std::vector<int64_t>& axes) {
   return n;
 }
 inline bool wants(const Node& n, size_t i) { return n.next_edges[i].valid(); }
+inline Tensor logical_and(const Tensor& x, const Tensor& y) {
+  return ops::where(x, y, ops::scalar_tensor(0, DType::Bool));
+}
 
 #define TT_NODE(NAME) \
   std::string name() const override { return #NAME; }
@@ -229,6 +232,17 @@ struct GELUBackward : Node {
   void release_saved() override { a.reset(); released = true; }
 };
 
+struct ErfBackward : Node {  // ga = g * 2/sqrt(pi) * exp(-a^2)
+  TT_NODE(ErfBackward)
+  SavedTensor a;
+  TensorList apply(TensorList&& g) override {
+    check_not_released();
+    Tensor x = a.unpack(*this);
+    return {mul(g[0], mul(exp(neg(mul(x, x))), scalar(2.0 / std::sqrt(M_PI), x)))};
+  }
+  void release_saved() override { a.reset(); released = true; }
+};
+
 struct ClipBackward : Node {  // ga = g where lo <= a <= hi, else 0
   TT_NODE(ClipBackward)
   SavedTensor a;
@@ -301,6 +315,32 @@ struct MaxBackward : Node {  // ga = g at the positions of the max (split evenly
   void release_saved() override { a.reset(); out.reset(); released = true; }
 };
 struct MinBackward : MaxBackward { TT_NODE(MinBackward) };
+
+struct ProdBackward : Node {
+  // ga_i = g * prod_{j != i} a_j, computed without dividing by zero: with no
+  // zero in the slice it is prod / a_i; with exactly one zero only that
+  // element gets the product of the others; with two or more, all get 0.
+  TT_NODE(ProdBackward)
+  SavedTensor a;
+  std::vector<int64_t> axes;
+  bool keepdims = false;
+  TensorList apply(TensorList&& g) override {
+    check_not_released();
+    Tensor x = a.unpack(*this);
+    Tensor zero = scalar(0, x), one = scalar(1, x);
+    Tensor is_zero = compare(ops::BinaryOp::Eq, x, zero);
+    Tensor x_safe = where(is_zero, one, x);
+    Tensor others = unreduce(prod(x_safe, axes, true), x.shape(), axes, true);  // product of the nonzeros
+    Tensor zeros = unreduce(ops::reduce(ops::ReduceOp::Sum, ops::astype(is_zero, DType::Int64), axes, true),
+                            x.shape(), axes, true);
+    Tensor no_zero = compare(ops::BinaryOp::Eq, zeros, scalar_tensor_int(0));
+    Tensor one_zero = compare(ops::BinaryOp::Eq, zeros, scalar_tensor_int(1));
+    Tensor d = where(no_zero, div(others, x_safe), where(logical_and(one_zero, is_zero), others, zero));
+    return {mul(unreduce(g[0], x.shape(), axes, keepdims), d)};
+  }
+  void release_saved() override { a.reset(); released = true; }
+  static Tensor scalar_tensor_int(int64_t v) { return ops::scalar_tensor(static_cast<double>(v), DType::Int64); }
+};
 
 struct VarBackward : Node {  // ga = g * 2 (a - mean) / (N - ddof)
   TT_NODE(VarBackward)
@@ -375,14 +415,20 @@ struct LogSoftmaxBackward : Node {  // ga = g - exp(out) * sum(g, axis)
 
 // Linear algebra ---------------------------------------------------------------
 struct MatmulBackward : Node {  // ga = g @ b^T, gb = a^T @ g (batched; broadcast batch dims summed)
+  // A 1-D operand is a row (a) or column (b) matrix whose added dim the
+  // forward op removed: put it back in g, and take it out of the gradient.
   TT_NODE(MatmulBackward)
   SavedTensor a, b;
   TensorList apply(TensorList&& g) override {
     check_not_released();
-    Tensor A = a.unpack(*this), B = b.unpack(*this);
+    Tensor A = a.unpack(*this), B = b.unpack(*this), G = g[0];
+    const bool a_vec = A.dim() == 1, b_vec = B.dim() == 1;
+    Tensor A2 = a_vec ? unsqueeze(A, 0) : A, B2 = b_vec ? unsqueeze(B, 1) : B;
+    if (b_vec) G = unsqueeze(G, G.dim());
+    if (a_vec) G = unsqueeze(G, G.dim() - 1);
     Tensor ga, gb;
-    if (wants(*this, 0)) ga = sum_to(matmul(g[0], transpose(B, -1, -2)), A.shape());
-    if (wants(*this, 1)) gb = sum_to(matmul(transpose(A, -1, -2), g[0]), B.shape());
+    if (wants(*this, 0)) ga = reshape(sum_to(matmul(G, transpose(B2, -1, -2)), A2.shape()), A.shape());
+    if (wants(*this, 1)) gb = reshape(sum_to(matmul(transpose(A2, -1, -2), G), B2.shape()), B.shape());
     return {ga, gb};
   }
   void release_saved() override { a.reset(); b.reset(); released = true; }
@@ -586,18 +632,20 @@ struct LayerNormBackward : Node {
 struct CrossEntropyBackward : Node {  // glogits = (softmax(logits) - onehot(t)) * valid / count * g
   TT_NODE(CrossEntropyBackward)
   SavedTensor logits, targets, weights;  // weights: 1/count where the target is valid, else 0, shape (M, 1)
-  Shape in_shape;
   TensorList apply(TensorList&& g) override {
     check_not_released();
-    Tensor L = logits.unpack(*this), T = targets.unpack(*this), W = weights.unpack(*this);
-    Tensor p = softmax(L, -1);  // (M, C)
-    Tensor safe_t = ops::where(ops::binary(ops::BinaryOp::Lt, T, ops::scalar_tensor(0, DType::Int64)),
-                               ops::scalar_tensor(0, DType::Int64), T);
-    safe_t = ops::where(ops::binary(ops::BinaryOp::Ge, safe_t, ops::scalar_tensor(static_cast<double>(L.shape()[1]), DType::Int64)),
-                        ops::scalar_tensor(0, DType::Int64), safe_t);
-    Tensor onehot = ops::astype(ops::one_hot(safe_t, L.shape()[1]), L.dtype());
+    Tensor X = logits.unpack(*this), T = targets.unpack(*this), W = weights.unpack(*this);
+    const int64_t C = X.shape().back();
+    Tensor p = softmax(reshape(X, {-1, C}), -1);  // (M, C), differentiable for double backward
+    // Ignored targets (any value outside [0, C) after the forward's checks) get weight 0;
+    // map them to class 0 so one_hot stays in range.
+    Tensor i64_0 = ops::scalar_tensor(0, DType::Int64);
+    Tensor in_range = logical_and(ops::binary(ops::BinaryOp::Ge, T, i64_0),
+                                  ops::binary(ops::BinaryOp::Lt, T, ops::scalar_tensor(static_cast<double>(C), DType::Int64)));
+    Tensor safe_t = ops::where(in_range, T, i64_0);
+    Tensor onehot = ops::astype(ops::one_hot(safe_t, C), X.dtype());
     Tensor gl = mul(mul(sub(p, onehot), W), g[0]);
-    return {reshape(gl, in_shape), Tensor()};
+    return {reshape(gl, X.shape()), Tensor()};
   }
   void release_saved() override { logits.reset(); targets.reset(); weights.reset(); released = true; }
 };

@@ -120,7 +120,7 @@ template <class N> void save_out(N& n, const Tensor& out) { n.out = SavedTensor(
 Tensor apply_unary(ops::UnaryOp op, const Tensor& a) {
   using U = ops::UnaryOp;
   Tensor out = ops::unary(op, a);
-  if (!any_needs({&a}) || op == U::Sign || op == U::LogicalNot || op == U::Erf) return out;
+  if (!any_needs({&a}) || op == U::Sign || op == U::LogicalNot) return out;  // sign: zero gradient
   auto in_node = [&](auto node) { save_in(*node, a); set_history(out, node); return out; };
   auto out_node = [&](auto node) { set_history(out, node); save_out(*node, out); return out; };
   switch (op) {
@@ -134,6 +134,7 @@ Tensor apply_unary(ops::UnaryOp op, const Tensor& a) {
     case U::Tanh: return out_node(make_node<TanhBackward>({&a}));
     case U::Sigmoid: return out_node(make_node<SigmoidBackward>({&a}));
     case U::Relu: return out_node(make_node<ReLUBackward>({&a}));
+    case U::Erf: return in_node(make_node<ErfBackward>({&a}));
     case U::GeluTanh:
     case U::GeluErf: {
       auto n = make_node<GELUBackward>({&a});
@@ -216,6 +217,18 @@ static Tensor extreme_reduce(bool is_max, const Tensor& a, const std::vector<int
   }
   return out;
 }
+Tensor prod(const Tensor& a, const std::vector<int64_t>& axes, bool keepdims) {
+  Tensor out = ops::reduce(ops::ReduceOp::Prod, a, axes, keepdims);
+  if (any_needs({&a})) {
+    auto n = make_node<ProdBackward>({&a});
+    n->a = SavedTensor(a);
+    n->axes = normalize_axes(axes, a.dim(), "prod");
+    n->keepdims = keepdims;
+    set_history(out, n);
+  }
+  return out;
+}
+
 Tensor amax(const Tensor& a, const std::vector<int64_t>& axes, bool keepdims) { return extreme_reduce(true, a, axes, keepdims); }
 Tensor amin(const Tensor& a, const std::vector<int64_t>& axes, bool keepdims) { return extreme_reduce(false, a, axes, keepdims); }
 
@@ -295,19 +308,13 @@ Tensor sum_to(const Tensor& g, const Shape& shape) {
 
 // ---- linear algebra ----
 Tensor matmul(const Tensor& a, const Tensor& b) {
-  if (!any_needs({&a, &b})) return ops::matmul(a, b);
-  if (a.dim() == 0 || b.dim() == 0)
-    fail<ValueError>("matmul: both operands need at least 1 dimension, got shapes ", shape_str(a.shape()),
-                     " and ", shape_str(b.shape()), "; use * for scalar multiplication");
-  // 1-D operands become matrices (and the added dim is removed after), so
-  // MatmulBackward only ever sees matrices or batches of them.
-  if (a.dim() == 1) return squeeze(matmul(unsqueeze(a, 0), b), -2);
-  if (b.dim() == 1) return squeeze(matmul(a, unsqueeze(b, 1)), -1);
-  Tensor out = ops::matmul(a, b);
-  auto n = make_node<MatmulBackward>({&a, &b});
-  n->a = SavedTensor(a);
-  n->b = SavedTensor(b);
-  set_history(out, n);
+  Tensor out = ops::matmul(a, b);  // validates shapes (1-D operands handled as numpy does)
+  if (any_needs({&a, &b})) {
+    auto n = make_node<MatmulBackward>({&a, &b});
+    n->a = SavedTensor(a);
+    n->b = SavedTensor(b);
+    set_history(out, n);
+  }
   return out;
 }
 
@@ -603,10 +610,9 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore
   auto r = ops::cross_entropy(L, T, ignore_index);
   if (any_needs({&logits})) {
     auto n = make_node<CrossEntropyBackward>({&logits, &targets});
-    n->logits = SavedTensor(L);
+    n->logits = SavedTensor(logits);
     n->targets = SavedTensor(T);
     n->weights = SavedTensor(r.weights);
-    n->in_shape = logits.shape();
     set_history(r.loss, n);
   }
   return r.loss;

@@ -13,8 +13,12 @@
 // backward() runs that DAG in reverse in two passes, without recursion (a
 // chain of 100,000 ops must not overflow any stack, Python's or C's):
 //
-//  1. Discovery: an explicit-stack walk from the roots counts, for every
-//     reachable node, how many edges point at it (its dependencies).
+//  1. Discovery: an explicit-stack depth-first walk from the roots finds
+//     every reachable node and counts how many edges point at it (its
+//     dependencies). For autograd.grad(outputs, inputs) the same walk, in
+//     post-order, marks the nodes that lead to a requested input; only those
+//     run (nothing is accumulated into leaves, and the rest of the graph is
+//     neither computed nor released).
 //  2. Execution: a node becomes ready when every gradient it will ever
 //     receive has arrived; arrivals for the same output slot are summed in
 //     its input buffer (fan-out: a tensor used twice gets the sum of both
@@ -65,6 +69,7 @@ bool has_nonfinite(const Tensor& g) {
 // Gradient sum for one buffer slot: differentiable when building a graph.
 Tensor accumulate(const Tensor& have, const Tensor& g) {
   if (!have.defined()) return g;
+  if (!g.defined()) return have;
   return GradMode::is_enabled() ? tt::add(have, g) : ops::add(have, g);
 }
 
@@ -76,6 +81,7 @@ TensorList run_backward(const TensorList& roots, const TensorList& seeds, bool r
 
   // Root edges and their seeds.
   std::vector<Edge> root_edges;
+  root_edges.reserve(roots.size());
   for (size_t i = 0; i < roots.size(); ++i) {
     const Tensor& r = roots[i];
     if (!r.impl->requires_grad)
@@ -84,83 +90,137 @@ TensorList run_backward(const TensorList& roots, const TensorList& seeds, bool r
     root_edges.push_back(gradient_edge(r));
   }
 
-  // autograd.grad(): where to capture each input's gradient.
+  // autograd.grad(): where to capture each input's gradient. The edges are
+  // kept so a leaf's lazily created AccumulateGrad stays alive meanwhile.
+  std::vector<Edge> input_edges;
   std::unordered_map<Node*, std::vector<std::pair<uint32_t, size_t>>> captures;
   TensorList captured(inputs.size());
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (!inputs[i].impl->requires_grad)
       fail<RuntimeError>("autograd.grad: input ", i, " does not require grad; set requires_grad=True on it");
-    Edge e = gradient_edge(inputs[i]);
-    captures[e.fn.get()].push_back({e.input_nr, i});
+    input_edges.push_back(gradient_edge(inputs[i]));
+    captures[input_edges.back().fn.get()].push_back({input_edges.back().input_nr, i});
   }
   const bool accumulate_into_leaves = inputs.empty();
 
-  // Pass 1: count dependencies with an explicit stack.
-  std::unordered_map<Node*, int> deps;
+  // Pass 1: an explicit-stack depth-first walk finds every reachable node;
+  // in post-order it also marks which nodes lead to a requested input
+  // (autograd.grad runs only those, as PyTorch does). Then count, for every
+  // node that will run, how many gradients it will receive.
+  struct State {
+    int deps = 0;
+    bool visited = false;
+    bool needed = false;
+    TensorList buffer;  // incoming gradients, one slot per forward output
+  };
+  std::unordered_map<Node*, State> graph;
+  graph.reserve(64);
+  std::vector<Node*> order;  // post-order: every node after all nodes it points to
   {
-    std::vector<Node*> stack;
-    std::unordered_map<Node*, bool> seen;
-    for (auto& e : root_edges)
-      if (!seen[e.fn.get()]) {
-        seen[e.fn.get()] = true;
-        stack.push_back(e.fn.get());
-      }
-    while (!stack.empty()) {
-      Node* n = stack.back();
-      stack.pop_back();
-      for (auto& e : n->next_edges) {
-        if (!e.valid()) continue;
-        Node* m = e.fn.get();
-        ++deps[m];
-        if (!seen[m]) {
-          seen[m] = true;
-          stack.push_back(m);
+    std::vector<std::pair<Node*, size_t>> stack;
+    for (auto& e : root_edges) {
+      State& st = graph[e.fn.get()];
+      if (st.visited) continue;
+      st.visited = true;
+      stack.push_back({e.fn.get(), 0});
+      while (!stack.empty()) {
+        auto& [n, next] = stack.back();
+        if (next < n->next_edges.size()) {
+          const Edge& c = n->next_edges[next++];
+          if (!c.valid()) continue;
+          State& cs = graph[c.fn.get()];
+          if (!cs.visited) {
+            cs.visited = true;
+            stack.push_back({c.fn.get(), 0});  // invalidates n/next: re-read at the top
+          }
+          continue;
         }
+        Node* done = n;
+        stack.pop_back();
+        State& ds = graph[done];
+        if (accumulate_into_leaves || captures.count(done)) {
+          ds.needed = true;
+        } else {
+          for (auto& c : done->next_edges)
+            if (c.valid() && graph[c.fn.get()].needed) {
+              ds.needed = true;
+              break;
+            }
+        }
+        order.push_back(done);
       }
+    }
+    for (Node* n : order) {
+      if (!graph[n].needed) continue;
+      for (auto& c : n->next_edges)
+        if (c.valid()) {
+          State& cs = graph[c.fn.get()];
+          if (cs.needed) ++cs.deps;
+        }
     }
   }
 
   // Pass 2: execute in dependency order.
-  std::unordered_map<Node*, TensorList> buffers;
   std::priority_queue<Node*, std::vector<Node*>, ReadyOrder> ready;
-  auto deliver = [&](const Edge& e, const Tensor& g) {
-    auto& buf = buffers[e.fn.get()];
-    if (buf.empty()) buf.resize(e.fn->num_outputs());
-    if (g.defined()) buf[e.input_nr] = accumulate(buf[e.input_nr], g);
+  auto deliver = [&](State& st, const Edge& e, const Tensor& g) {
+    if (st.buffer.empty()) st.buffer.resize(e.fn->num_outputs());
+    if (g.defined()) st.buffer[e.input_nr] = accumulate(st.buffer[e.input_nr], g);
   };
   for (size_t i = 0; i < roots.size(); ++i) {
+    State& st = graph[root_edges[i].fn.get()];
+    if (!st.needed) continue;
     Tensor seed = seeds[i];
-    if (!seed.defined()) seed = ops::full(roots[i].shape(), 1.0, roots[i].dtype());
-    deliver(root_edges[i], seed);
+    if (!seed.defined()) {
+      if (roots[i].numel() != 1)
+        fail<RuntimeError>("grad can be implicitly created only for scalar outputs, but element ", i,
+                           " of tensors has shape ", shape_str(roots[i].shape()),
+                           "; pass gradient= (a tensor of that shape) to backward()");
+      seed = ops::full(roots[i].shape(), 1.0, roots[i].dtype());
+    } else if (seed.shape() != roots[i].shape()) {
+      fail<ValueError>("backward: gradient has shape ", shape_str(seed.shape()), " but the output has shape ",
+                       shape_str(roots[i].shape()), "; the seed gradient must match the output's shape");
+    } else if (seed.dtype() != roots[i].dtype()) {
+      seed = astype(seed, roots[i].dtype());
+    }
+    deliver(st, root_edges[i], seed);
   }
-  for (auto& e : root_edges)
-    if (deps[e.fn.get()] == 0) {
-      deps[e.fn.get()] = -1;  // queued
+  for (auto& e : root_edges) {
+    State& st = graph[e.fn.get()];
+    if (st.needed && st.deps == 0) {
+      st.deps = -1;  // queued
       ready.push(e.fn.get());
     }
+  }
 
   while (!ready.empty()) {
     Node* node = ready.top();
     ready.pop();
-    TensorList grads = std::move(buffers[node]);
-    buffers.erase(node);
+    TensorList grads = std::move(graph[node].buffer);
     if (grads.empty()) grads.resize(node->num_outputs());
 
+    // Tensor hooks: on a non-leaf they sit on its grad_fn (pre-hooks), on a
+    // leaf they belong to the tensor its AccumulateGrad feeds.
     for (auto& h : node->pre_hooks) {
+      if (h.id < 0 && !accumulate_into_leaves) continue;  // retain_grad(): only for backward()
       Tensor& g = grads[h.output_nr];
       if (!g.defined()) continue;
       Tensor r = h.fn(g);
       if (r.defined()) g = r;
     }
+    auto* sink = dynamic_cast<AccumulateGrad*>(node);
+    if (sink && sink->variable->meta && grads[0].defined())
+      for (auto& [id, hook] : sink->variable->meta->hooks) {
+        Tensor r = hook(grads[0]);
+        if (r.defined()) grads[0] = r;
+      }
     auto cap = captures.find(node);
     if (cap != captures.end())
       for (auto& [slot, idx] : cap->second) captured[idx] = accumulate(captured[idx], grads[slot]);
 
-    bool is_sink = dynamic_cast<AccumulateGrad*>(node) != nullptr;
     TensorList out;
     bool any_grad = false;
     for (auto& g : grads) any_grad = any_grad || g.defined();
-    if (is_sink) {
+    if (sink) {
       if (accumulate_into_leaves && any_grad) node->apply(std::move(grads));
     } else if (any_grad) {
       out = node->apply(std::move(grads));
@@ -172,7 +232,10 @@ TensorList run_backward(const TensorList& roots, const TensorList& seeds, bool r
           if (out[i].defined() && has_nonfinite(out[i]))
             fail<RuntimeError>("Function '", node->name(), "' returned nan or inf values in its ", i,
                                "th output.",
-                               node->creation_trace.empty() ? "" : "\nThe forward op was created at:\n",
+                               node->creation_trace.empty()
+                                   ? " (No creation trace: enable detect_anomaly() before the forward pass to see "
+                                     "where this op was created.)"
+                                   : "\nThe forward op was created at (most recent call last):\n",
                                node->creation_trace);
     }
     if (!retain_graph) node->release_saved();
@@ -180,10 +243,11 @@ TensorList run_backward(const TensorList& roots, const TensorList& seeds, bool r
     for (size_t i = 0; i < node->next_edges.size(); ++i) {
       const Edge& e = node->next_edges[i];
       if (!e.valid()) continue;
-      if (i < out.size() && out[i].defined()) deliver(e, out[i]);
-      int& d = deps[e.fn.get()];
-      if (--d == 0) {
-        d = -1;
+      State& st = graph[e.fn.get()];
+      if (!st.needed) continue;
+      if (i < out.size() && out[i].defined()) deliver(st, e, out[i]);
+      if (--st.deps == 0) {
+        st.deps = -1;
         ready.push(e.fn.get());
       }
     }

@@ -23,6 +23,25 @@ Node::Node() : sequence_nr(g_next_sequence_nr++) {
   if (AnomalyMode::is_enabled() && g_capture_trace) creation_trace = g_capture_trace();
 }
 
+// Deleting the last reference to a chain's head would release its parent
+// inside its destructor, and so on down the chain: one C stack frame per
+// node. Instead, each destructor hands the parents it was the last owner of
+// to a per-thread queue, and only the outermost destructor drains it.
+Node::~Node() {
+  static thread_local bool t_draining = false;
+  static thread_local std::vector<std::shared_ptr<Node>> t_orphans;
+  for (auto& e : next_edges)
+    if (e.fn && e.fn.use_count() == 1) t_orphans.push_back(std::move(e.fn));
+  if (t_draining) return;
+  t_draining = true;
+  while (!t_orphans.empty()) {
+    std::shared_ptr<Node> n = std::move(t_orphans.back());
+    t_orphans.pop_back();
+    n.reset();  // its destructor queues its own parents instead of recursing
+  }
+  t_draining = false;
+}
+
 void Node::check_not_released() const {
   if (released)
     fail<RuntimeError>("Trying to backward through the graph a second time (", name(),
@@ -84,29 +103,31 @@ void set_history(Tensor& out, const std::shared_ptr<Node>& node, uint32_t output
 }
 
 TensorList AccumulateGrad::apply(TensorList&& grads) {
+  // (The leaf's hooks already ran in the engine, so autograd.grad sees them too.)
   Tensor g = std::move(grads[0]);
   if (!g.defined()) return {};
-  auto* meta = variable->meta.get();
-  if (meta) {
-    for (auto& [id, hook] : meta->hooks) {
-      Tensor r = hook(g);
-      if (r.defined()) g = r;
-    }
-  }
   if (g.shape() != variable->shape)
     fail<RuntimeError>("AccumulateGrad: gradient of shape ", shape_str(g.shape()),
                        " does not match the leaf's shape ", shape_str(variable->shape));
-  auto& m = variable->meta ? *variable->meta : variable->autograd();
+  auto& m = variable->autograd();
   if (GradMode::is_enabled()) {
-    // create_graph: keep the gradient as part of a graph (no in-place).
-    m.grad = m.grad ? tt::add(Tensor(m.grad), g).impl : g.impl;
+    // create_graph: the gradient stays part of a graph, so no in-place update;
+    // a gradient someone else can see (a user's seed) is copied, not aliased.
+    g = astype(g, variable->dtype);
+    if (!m.grad) m.grad = g.impl.use_count() == 1 ? g.impl : tt::add(g, scalar_like(0, g)).impl;
+    else m.grad = tt::add(Tensor(m.grad), g).impl;
   } else if (!m.grad) {
     // Take ownership when nobody else can see this gradient; otherwise copy.
-    m.grad = (g.impl.use_count() == 1 && g.is_contiguous() && g.dtype() == variable->dtype)
+    m.grad = (g.impl.use_count() == 1 && g.is_contiguous() && g.dtype() == variable->dtype && !g.impl->meta)
                  ? g.impl
                  : ops::astype(ops::clone(g), variable->dtype).impl;
   } else {
-    ops::add_(Tensor(m.grad), g);
+    Tensor have(m.grad);
+    Tensor add = g.dtype() == have.dtype() ? g : ops::astype(g, have.dtype());
+    if (have.requires_grad())  // a gradient recorded by create_graph: do not write into its graph
+      m.grad = ops::add(have, add).impl;
+    else
+      ops::add_(have, add);
   }
   return {};
 }

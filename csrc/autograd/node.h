@@ -34,7 +34,9 @@ struct Node : std::enable_shared_from_this<Node> {
   std::vector<PreHook> pre_hooks;
 
   Node();
-  virtual ~Node() = default;
+  // Frees the graph behind this node without recursion (a 1,000,000-op chain
+  // would otherwise overflow the C stack through nested shared_ptr releases).
+  virtual ~Node();
   virtual std::string name() const = 0;
   virtual uint32_t num_outputs() const { return 1; }
   // grads[i] is the gradient w.r.t. forward output i (may be undefined: zero).

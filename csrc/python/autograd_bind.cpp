@@ -16,6 +16,10 @@ struct GilObject {
   py::object obj;
   explicit GilObject(py::object o) : obj(std::move(o)) {}
   ~GilObject() {
+    if (!Py_IsInitialized()) {  // a graph outliving the interpreter (exit): leak rather than crash
+      obj.release();
+      return;
+    }
     py::gil_scoped_acquire gil;
     obj = py::object();
   }
@@ -56,7 +60,19 @@ struct PyFunctionNode : Node {
       Tensor g = grads[i].defined() ? grads[i] : tt::ops::full(out_shapes[i], 0.0, out_dtypes[i]);
       args[i + 1] = py::cast(g);
     }
-    py::object result = backward_fn->obj(*args);
+    // While backward runs, ctx._node lets ctx.saved_tensors re-link saved
+    // outputs to this node (for double backward); never kept longer, since
+    // node -> ctx -> node would be a cycle Python's collector cannot see.
+    py::object self = py::cast(std::static_pointer_cast<Node>(std::const_pointer_cast<Node>(shared_from_this())));
+    py::object result;
+    ctx->obj.attr("_node") = self;
+    try {
+      result = backward_fn->obj(*args);
+    } catch (...) {
+      ctx->obj.attr("_node") = py::none();
+      throw;
+    }
+    ctx->obj.attr("_node") = py::none();
     py::tuple res = py::isinstance<py::tuple>(result) ? py::reinterpret_borrow<py::tuple>(result)
                                                       : py::make_tuple(result);
     if (res.size() != arg_to_edge.size())
@@ -133,7 +149,7 @@ void bind_autograd(py::module_& m) {
   TT_NODE_TYPE(ScatterAddBackward) TT_NODE_TYPE(IndexSelectBackward) TT_NODE_TYPE(IndexAddBackward)
   TT_NODE_TYPE(TakeBackward) TT_NODE_TYPE(EmbeddingBackward) TT_NODE_TYPE(DropoutBackward)
   TT_NODE_TYPE(LayerNormBackward) TT_NODE_TYPE(CrossEntropyBackward) TT_NODE_TYPE(MSEBackward)
-  TT_NODE_TYPE(BCEBackward)
+  TT_NODE_TYPE(BCEBackward) TT_NODE_TYPE(ErfBackward) TT_NODE_TYPE(ProdBackward)
 #undef TT_NODE_TYPE
   py::class_<tt::MinimumBackward, tt::MaximumBackward, std::shared_ptr<tt::MinimumBackward>>(m, "MinimumBackward");
   py::class_<tt::MinBackward, tt::MaxBackward, std::shared_ptr<tt::MinBackward>>(m, "MinBackward");
@@ -219,10 +235,31 @@ void bind_autograd(py::module_& m) {
     for (size_t i = 0; i < outputs.size(); ++i) {
       node->out_shapes.push_back(outputs[i].shape());
       node->out_dtypes.push_back(outputs[i].dtype());
-      tt::set_history(outputs[i], node, static_cast<uint32_t>(i));
+      // Integer/bool outputs (indices, masks) are not differentiable.
+      if (tt::is_floating(outputs[i].dtype())) tt::set_history(outputs[i], node, static_cast<uint32_t>(i));
     }
     return std::static_pointer_cast<Node>(node);
   });
+  // A saved output of a custom Function, stored detached, as a function of
+  // its inputs again (grad_fn = the Function's node), for double backward.
+  m.def("_relink_output", [](const Tensor& t, const std::shared_ptr<Node>& node, uint32_t output_nr) {
+    Tensor v = Tensor::view_of(t, t.shape(), t.strides(), t.offset());
+    tt::set_history(v, node, output_nr);
+    return v;
+  });
+  // After an in-place write recorded as `updated` (see core/tensor.py's
+  // __setitem__), `t` takes updated's place in the graph.
+  m.def("_rebase_history", [](const Tensor& t, const Tensor& updated) {
+    if (!updated.requires_grad() || !updated.grad_fn())
+      throw tt::RuntimeError("_rebase_history: the updated tensor has no graph to take over");
+    auto& m = t.impl->autograd();
+    m.grad_fn = updated.grad_fn();
+    m.output_nr = updated.impl->meta->output_nr;
+    t.impl->requires_grad = true;
+  });
+  m.def("_prod", [](const Tensor& t, const py::handle& axis, bool keepdims) {
+    return tt::prod(t, axes_from_py(axis), keepdims);
+  }, py::arg("t"), py::arg("axis") = py::none(), py::arg("keepdims") = false);
 }
 
 // Pure shape/stride helpers, exposed so they can be tested directly.

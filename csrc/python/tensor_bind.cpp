@@ -1,6 +1,8 @@
 // The Tensor class as Python sees it: construction from Python data, numpy
 // interop (zero-copy .data, __array__, buffer protocol), operators and the
 // methods students call. Pure glue: all math is in csrc/ops and csrc/autograd.
+#include <algorithm>
+
 #include "autograd/grad_mode.h"
 #include "python/convert.h"
 
@@ -127,12 +129,14 @@ void bind_tensor(py::module_& m) {
                               : !py::isinstance<TensorImpl>(value);
         Tensor src = tensor_from_py(value, float_data && tt::is_floating(t.dtype())
                                                ? py::object(numpy_dtype(t.dtype())) : py::object(py::none()));
+        // Like PyTorch's .data, the swap is invisible to autograd: keep the version.
+        uint64_t version = t.version();
         t.impl->storage = src.impl->storage;
+        t.impl->storage->version = std::max(t.impl->storage->version, version);
         t.impl->shape = src.shape();
         t.impl->strides = src.strides();
         t.impl->offset = src.offset();
         t.impl->dtype = src.dtype();
-        t.bump_version();
       });
   cls.def("numpy", [](py::object self) { return to_numpy_view(self.cast<Tensor>(), self); },
           "A numpy array sharing this tensor's memory.");
@@ -325,11 +329,21 @@ void bind_tensor(py::module_& m) {
     g_advanced_setitem = set;
   });
 
-  // ---- in place (no autograd: for optimizers and initialisation) ----
-  cls.def("fill_", [](const Tensor& t, double v) { tt::ops::fill_(t, v); return t; });
-  cls.def("zero_", [](const Tensor& t) { tt::ops::fill_(t, 0); return t; });
-  cls.def("copy_", [](const Tensor& t, const py::handle& src) { tt::ops::copy_(t, operand(src, t)); return t; });
-  cls.def("add_", [](const Tensor& t, const py::handle& other, double alpha) {
+  // ---- in place (not recorded: for optimizers and initialisation, under no_grad) ----
+  auto check_inplace = [](const Tensor& t, const char* op) {
+    if (t.requires_grad() && t.is_leaf() && tt::GradMode::is_enabled())
+      throw tt::RuntimeError(std::string(op) + ": a leaf tensor that requires grad is being modified in place; "
+                             "do it under tinytorch.no_grad() (as optimizers do)");
+  };
+  cls.def("fill_", [check_inplace](const Tensor& t, double v) { check_inplace(t, "fill_"); tt::ops::fill_(t, v); return t; });
+  cls.def("zero_", [check_inplace](const Tensor& t) { check_inplace(t, "zero_"); tt::ops::fill_(t, 0); return t; });
+  cls.def("copy_", [check_inplace](const Tensor& t, const py::handle& src) {
+    check_inplace(t, "copy_");
+    tt::ops::copy_(t, operand(src, t));
+    return t;
+  });
+  cls.def("add_", [check_inplace](const Tensor& t, const py::handle& other, double alpha) {
+    check_inplace(t, "add_");
     tt::ops::add_(t, operand(other, t), alpha);
     return t;
   }, py::arg("other"), py::arg("alpha") = 1.0);

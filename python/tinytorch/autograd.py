@@ -6,29 +6,30 @@ their own backward that the engine calls in order with the C++ nodes;
 gradcheck compares gradients against central finite differences.
 """
 import functools
-import threading
 
 import numpy as np
 
 from . import _C
 from ._C import Tensor
 
-__all__ = ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "Function", "gradcheck",
-           "gradgradcheck", "detect_anomaly", "GradcheckError"]
+__all__ = ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "Function",
+           "FunctionCtx", "gradcheck", "gradgradcheck", "detect_anomaly", "set_detect_anomaly", "GradcheckError"]
 
 
 def _seed(output, gradient, name="backward"):
+    """The gradient of `output` that starts backward: None (ones, one-element outputs only) or a tensor."""
     if gradient is None:
         if output._numel != 1:
             raise RuntimeError(
                 f"{name}: grad can be implicitly created only for scalar outputs, but the output has shape "
-                f"{output.shape}; pass gradient= (a tensor of that shape) to backward()")
+                f"{output.shape}; pass gradient= (a tensor of that shape) to {name}()")
         return None
     if isinstance(gradient, Tensor):
-        g = gradient
+        g = gradient if gradient.dtype == output.dtype else gradient.astype(output.dtype)
+    elif np.isscalar(gradient):
+        g = Tensor(np.full(output.shape, gradient, dtype=output.dtype), dtype=output.dtype)
     else:
-        g = Tensor(np.asarray(gradient, dtype=output.dtype) if not np.isscalar(gradient)
-                   else np.full(output.shape, gradient, dtype=output.dtype), dtype=output.dtype)
+        g = Tensor(np.array(gradient, dtype=output.dtype), dtype=output.dtype)
     if g.shape != output.shape:
         if g._numel == 1 and output._numel == 1:
             g = g.reshape(*output.shape)
@@ -44,10 +45,22 @@ def _as_list(x):
     return list(x) if isinstance(x, (list, tuple)) else [x]
 
 
+def _seeds_for(outputs, seeds, n):
+    """One seed per output: a single output takes `seeds` whole (it may be a nested list)."""
+    if seeds is None:
+        return [None] * n
+    if isinstance(outputs, Tensor):
+        return [seeds]
+    seeds = _as_list(seeds)
+    if len(seeds) != n:
+        raise ValueError(f"got {len(seeds)} gradients for {n} outputs; pass one gradient (or None) per output")
+    return seeds
+
+
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulate gradients of `tensors` into the .grad of the leaves (PyTorch semantics)."""
     outs = _as_list(tensors)
-    seeds = _as_list(grad_tensors) if grad_tensors is not None else [None] * len(outs)
+    seeds = _seeds_for(tensors, grad_tensors, len(outs))
     if retain_graph is None:
         retain_graph = create_graph
     seeds = [_seed(o, g) for o, g in zip(outs, seeds)]
@@ -64,7 +77,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     """Gradients of `outputs` with respect to `inputs`, returned (not accumulated into .grad)."""
     outs = _as_list(outputs)
     ins = _as_list(inputs)
-    seeds = _as_list(grad_outputs) if grad_outputs is not None else [None] * len(outs)
+    seeds = _seeds_for(outputs, grad_outputs, len(outs))
     if retain_graph is None:
         retain_graph = create_graph
     seeds = [_seed(o, g, "grad") for o, g in zip(outs, seeds)]
@@ -72,24 +85,44 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 
 class _GradModeContext:
-    """Base of no_grad/enable_grad: a context manager and a decorator; thread-local."""
+    """Base of no_grad/enable_grad: a context manager and a decorator (with or
+    without parentheses). Grad mode is thread-local (csrc/autograd/grad_mode.h):
+    entering no_grad in one thread does not affect another."""
 
     enabled = True
 
+    def __new__(cls, func=None):
+        self = super().__new__(cls)
+        if func is not None:  # used as @no_grad without parentheses
+            self.__init__()
+            return self(func)
+        return self
+
+    def __init__(self, func=None):
+        self._prev = []  # a stack, so one instance can be entered re-entrantly
+
     def __enter__(self):
-        self._prev = _C.is_grad_enabled()
+        self._prev.append(_C.is_grad_enabled())
         _C._set_grad_enabled(self.enabled)
         return self
 
     def __exit__(self, *exc):
-        _C._set_grad_enabled(self._prev)
+        _C._set_grad_enabled(self._prev.pop())
         return False
 
     def __call__(self, fn):
+        if not callable(fn):
+            raise TypeError(f"{type(self).__name__}() decorates functions; got {type(fn).__name__}")
+        enabled = self.enabled
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with self.__class__():
+            prev = _C.is_grad_enabled()
+            _C._set_grad_enabled(enabled)
+            try:
                 return fn(*args, **kwargs)
+            finally:
+                _C._set_grad_enabled(prev)
         return wrapper
 
 
@@ -104,60 +137,131 @@ class enable_grad(_GradModeContext):
 
 
 class set_grad_enabled(_GradModeContext):
+    """set_grad_enabled(mode): switches grad mode now; as a context manager, restores it on exit."""
+
+    def __new__(cls, mode):
+        return object.__new__(cls)
+
     def __init__(self, mode):
         self.enabled = bool(mode)
-        self._prev = _C.is_grad_enabled()
+        self._prev = [_C.is_grad_enabled()]
         _C._set_grad_enabled(self.enabled)
 
     def __enter__(self):
         return self
 
+    def __exit__(self, *exc):
+        if self._prev:
+            _C._set_grad_enabled(self._prev.pop())
+        return False
+
     def __call__(self, fn):
-        raise TypeError("set_grad_enabled(mode) is a context manager, not a decorator")
+        # Used as a decorator: undo the switch __init__ made at decoration time.
+        if self._prev:
+            _C._set_grad_enabled(self._prev.pop())
+        return super().__call__(fn)
+
+
+def is_grad_enabled():
+    return _C.is_grad_enabled()
 
 
 class detect_anomaly:
-    """Inside this block a backward producing NaN/Inf raises, naming the node and where its op was created."""
+    """Inside this block a backward producing NaN/Inf raises, naming the node and
+    where its forward op was created (ops record their creation stack while on)."""
+
+    def __init__(self, mode=True):
+        self.mode = bool(mode)
+        self._prev = []
 
     def __enter__(self):
-        self._prev = _C._is_anomaly_enabled()
-        _C._set_anomaly_enabled(True)
+        self._prev.append(_C._is_anomaly_enabled())
+        _C._set_anomaly_enabled(self.mode)
         return self
 
     def __exit__(self, *exc):
-        _C._set_anomaly_enabled(self._prev)
+        _C._set_anomaly_enabled(self._prev.pop())
         return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with detect_anomaly(self.mode):
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+def set_detect_anomaly(mode):
+    """Turns anomaly detection on or off globally."""
+    _C._set_anomaly_enabled(bool(mode))
 
 
 # ---- custom functions ---------------------------------------------------------
 
 class FunctionCtx:
-    """The `ctx` a Function's forward and backward share."""
+    """The `ctx` a Function's forward and backward share.
+
+    Tensors go through save_for_backward (other values can be plain
+    attributes). A saved tensor that is one of the Function's own outputs is
+    kept detached and re-linked when read: keeping the output itself would
+    make a cycle (output -> node -> ctx -> output) that runs through C++,
+    where Python's garbage collector cannot see it, so the graph would leak.
+    """
 
     def __init__(self):
-        self._saved = ()
+        self._to_save = ()
+        self._saved = None  # packed entries (output index or None, tensor, version) once forward ran
         self._released = False
+        self._node = None  # set by the engine only while backward runs
+        self._name = "Function"
         self.needs_input_grad = ()
 
     def save_for_backward(self, *tensors):
-        self._saved = tuple(tensors)
-        self._versions = tuple(t._version if isinstance(t, Tensor) else None for t in tensors)
+        for i, t in enumerate(tensors):
+            if t is not None and not isinstance(t, Tensor):
+                raise TypeError(f"save_for_backward: argument {i} is a {type(t).__name__}, not a Tensor; "
+                                "store other values as attributes of ctx (ctx.value = ...)")
+        self._to_save = tuple(tensors)
+
+    def _pack(self, outputs):
+        packed = []
+        for t in self._to_save:
+            if t is None:
+                packed.append(None)
+                continue
+            k = next((j for j, o in enumerate(outputs) if o is t), None)
+            packed.append((k, t.detach() if k is not None else t, t._version))
+        self._saved = packed
+        self._to_save = ()
 
     @property
     def saved_tensors(self):
         if self._released:
-            raise RuntimeError("Trying to backward through the graph a second time (or directly access saved "
-                               "tensors after they have already been freed). Specify retain_graph=True on the "
+            raise RuntimeError(f"{self._name}: trying to backward through the graph a second time (or to access "
+                               "saved tensors after they were already freed). Specify retain_graph=True on the "
                                "first backward() call if you need to backward through the graph again.")
-        for i, (t, v) in enumerate(zip(self._saved, getattr(self, "_versions", ()))):
-            if v is not None and t._version != v:
+        if self._saved is None:  # still inside forward
+            return self._to_save
+        out = []
+        for i, entry in enumerate(self._saved):
+            if entry is None:
+                out.append(None)
+                continue
+            k, t, version = entry
+            if t._version != version:
                 raise RuntimeError(f"one of the tensors needed for gradient computation has been modified by an "
-                                   f"in-place operation: saved tensor {i} of shape {t.shape} is at version "
-                                   f"{t._version}; expected version {v}")
-        return self._saved
+                                   f"in-place operation: saved tensor {i} of shape {t.shape} saved by {self._name} "
+                                   f"is at version {t._version}; expected version {version} instead. Avoid "
+                                   f"modifying it in place (use out-of-place ops, or .clone() it first).")
+            if k is not None and self._node is not None and _C.is_grad_enabled():
+                t = _C._relink_output(t, self._node, k)  # double backward: a function of the inputs again
+            out.append(t)
+        return tuple(out)
+
+    saved_variables = saved_tensors
 
     def _release(self):
-        self._saved = ()
+        self._saved = []
         self._released = True
 
 
@@ -175,6 +279,11 @@ class Function:
                 return grad * 2 * x
 
         y = Square.apply(x)
+
+    forward runs without recording a graph; backward receives one gradient
+    per output and returns one per forward argument (None for non-tensors or
+    inputs that need none). If backward is written with differentiable ops,
+    double backward through it works too.
     """
 
     @staticmethod
@@ -188,6 +297,7 @@ class Function:
     @classmethod
     def apply(cls, *args):
         ctx = FunctionCtx()
+        ctx._name = cls.__name__ + "Backward"
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         with no_grad():
             result = cls.forward(ctx, *args)
@@ -195,11 +305,19 @@ class Function:
         outputs = (result,) if single else result
         for o in outputs:
             if not isinstance(o, Tensor):
-                raise TypeError(f"{cls.__name__}.forward must return Tensors, got {type(o).__name__}")
+                raise TypeError(f"{cls.__name__}.forward must return a Tensor or a tuple of Tensors, "
+                                f"got {type(o).__name__}")
         if _C.is_grad_enabled() and any(ctx.needs_input_grad):
             # Outputs that alias an input get their own tensor object so the input keeps its history.
             outputs = tuple(o.detach() if any(o is a for a in args) else o for o in outputs)
-            _C._record_function(cls.backward, ctx, cls.__name__ + "Backward", list(args), list(outputs))
+            ctx._pack(outputs)
+            # An output kept as a plain ctx attribute would close the same cycle as above.
+            for key, value in list(vars(ctx).items()):
+                if isinstance(value, Tensor) and any(value is o for o in outputs):
+                    setattr(ctx, key, value.detach())
+            _C._record_function(cls.backward, ctx, ctx._name, list(args), list(outputs))
+        else:
+            ctx._pack(outputs)
         return outputs[0] if single else outputs
 
 
@@ -209,81 +327,106 @@ class GradcheckError(AssertionError):
     """Raised by gradcheck when analytical and numerical gradients disagree."""
 
 
-def _numerical_jacobian_column(fn, inputs, i, eps):
-    x = np.asarray(inputs[i])
-    flat = x.reshape(-1)
+def _writable_view(t, what):
+    arr = np.asarray(t)
+    if any(st == 0 and n > 1 for st, n in zip(arr.strides, arr.shape)):
+        raise ValueError(f"gradcheck: {what} is an expanded view (several elements share memory), so one "
+                         "perturbation would move all of them; pass the unexpanded tensor and expand inside fn")
+    return arr
+
+
+def _numerical_jacobian(fn, inputs, i, eps):
+    """Central differences, perturbing each element of inputs[i] in place (through any strides)."""
+    arr = _writable_view(inputs[i], f"input {i}")
     cols = []
-    for j in range(flat.size):
-        orig = flat[j]
-        flat[j] = orig + eps
-        plus = np.asarray(fn(*inputs), dtype=np.float64).copy()
-        flat[j] = orig - eps
-        minus = np.asarray(fn(*inputs), dtype=np.float64).copy()
-        flat[j] = orig
+    for idx in np.ndindex(arr.shape):
+        orig = arr[idx].copy()
+        arr[idx] = orig + eps
+        plus = np.array(fn(*inputs), dtype=np.float64)
+        arr[idx] = orig - eps
+        minus = np.array(fn(*inputs), dtype=np.float64)
+        arr[idx] = orig
         cols.append(((plus - minus) / (2 * eps)).reshape(-1))
-    return np.stack(cols, axis=1) if cols else np.zeros((0, 0))
+    return np.stack(cols, axis=1)
+
+
+def _element(shape, flat):
+    return tuple(int(v) for v in np.unravel_index(int(flat), shape)) if shape else ()
 
 
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     """Check fn's analytical gradients against central finite differences (float64 inputs).
 
     Every output element is back-propagated on its own, giving the full
-    Jacobian, which is compared with the numerical one element by element.
+    Jacobian, which is compared with the numerical one element by element;
+    a mismatch raises GradcheckError naming the input, its element and the
+    output element.
     """
     inputs = tuple(inputs) if isinstance(inputs, (list, tuple)) else (inputs,)
     diff_idx = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
+    if not diff_idx:
+        raise ValueError("gradcheck: no input requires grad; set requires_grad=True on the inputs to check")
     for i in diff_idx:
         if inputs[i].dtype != np.float64:
             raise ValueError(f"gradcheck: input {i} is {inputs[i].dtype}; use float64 inputs for finite differences")
     out = fn(*inputs)
-    outs = out if isinstance(out, tuple) else (out,)
+    multi = isinstance(out, tuple)
+    outs = out if multi else (out,)
+
+    def fail(msg):
+        if raise_exception:
+            raise GradcheckError(msg)
+        return False
+
     for k, o in enumerate(outs):
         n_out = o._numel
         for i in diff_idx:
             with no_grad():
-                numerical = _numerical_jacobian_column(lambda *a: fn(*a)[k] if isinstance(out, tuple) else fn(*a),
-                                                       inputs, i, eps)
+                numerical = _numerical_jacobian(lambda *a: fn(*a)[k] if multi else fn(*a), inputs, i, eps)
             analytical = np.zeros((n_out, inputs[i]._numel))
-            for r in range(n_out):
-                seed = np.zeros(n_out)
-                seed[r] = 1.0
-                g = grad(o, inputs[i], grad_outputs=Tensor(seed.reshape(o.shape), dtype=o.dtype),
-                         retain_graph=True, allow_unused=True)[0]
-                if g is not None:
+            if o.requires_grad:
+                for r in range(n_out):
+                    seed = np.zeros(n_out)
+                    seed[r] = 1.0
+                    g = grad(o, inputs[i], grad_outputs=Tensor(seed.reshape(o.shape), dtype=o.dtype),
+                             retain_graph=True, allow_unused=True)[0]
+                    if g is None:
+                        continue
+                    if g.shape != inputs[i].shape:
+                        return fail(f"gradcheck: the gradient with respect to input {i} has shape {g.shape}, "
+                                    f"but the input has shape {inputs[i].shape}")
                     analytical[r] = np.asarray(g, dtype=np.float64).reshape(-1)
             bad = ~np.isclose(analytical, numerical, atol=atol, rtol=rtol)
             if bad.any():
                 r, c = np.argwhere(bad)[0]
-                msg = (f"gradcheck: Jacobian mismatch for output {k} with respect to input {i}: "
-                       f"element {np.unravel_index(c, inputs[i].shape)} of the input, output element {r}: "
-                       f"numerical {numerical[r, c]:.8g} vs analytical {analytical[r, c]:.8g}")
-                if raise_exception:
-                    raise GradcheckError(msg)
-                return False
+                return fail(f"gradcheck: Jacobian mismatch for output {k} with respect to input {i} at input "
+                            f"element {_element(inputs[i].shape, c)} (output element {_element(o.shape, r)}): "
+                            f"numerical {numerical[r, c]:.8g} vs analytical {analytical[r, c]:.8g}")
     return True
 
 
-def gradgradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, seed=0):
-    """Check second derivatives: gradcheck of the (create_graph) gradient of fn against random weights."""
+def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, seed=0):
+    """Check second derivatives: gradcheck of the (create_graph) first gradients of fn.
+
+    fn must return one tensor; its first gradients are taken against
+    grad_outputs (random, fixed by `seed`, when not given) with
+    create_graph=True and compared with finite differences of themselves.
+    """
     inputs = tuple(inputs) if isinstance(inputs, (list, tuple)) else (inputs,)
-    diff = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
-    out0 = fn(*inputs)
-    rng = np.random.default_rng(seed)
-    w = Tensor(rng.standard_normal(out0.shape), dtype=np.float64)
+    with enable_grad():
+        out0 = fn(*inputs)
+    if grad_outputs is None:
+        rng = np.random.default_rng(seed)
+        grad_outputs = Tensor(rng.standard_normal(out0.shape), dtype=out0.dtype)
 
     def first_grads(*xs):
-        out = fn(*xs)
-        d = [x for x in xs if isinstance(x, Tensor) and x.requires_grad]
-        gs = grad(out, d, grad_outputs=w, create_graph=True, allow_unused=True)
-        gs = [g if g is not None else Tensor(np.zeros(x.shape), dtype=np.float64) for g, x in zip(gs, d)]
-        total = None
-        for g in gs:
-            s = g.reshape(-1)
-            total = s if total is None else _C.cat([total, s], 0)
-        return total
+        with enable_grad():  # gradcheck evaluates this under no_grad for finite differences
+            out = fn(*xs)
+            d = [x for x in xs if isinstance(x, Tensor) and x.requires_grad]
+            gs = grad(out, d, grad_outputs=grad_outputs, create_graph=True, allow_unused=True)
+            flat = [(g if g is not None else Tensor(np.zeros(x.shape), dtype=x.dtype)).reshape(-1)
+                    for g, x in zip(gs, d)]
+            return flat[0] if len(flat) == 1 else _C.cat(flat, 0)
 
-    del diff
     return gradcheck(first_grads, inputs, eps=eps, atol=atol, rtol=rtol, raise_exception=raise_exception)
 
-
-_ = threading  # grad mode is thread-local in C++ (csrc/autograd/grad_mode.h)

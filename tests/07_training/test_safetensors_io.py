@@ -357,7 +357,7 @@ class TestCorruptFiles:
     @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), min_size=1, max_size=4))
     def test_random_byte_changes_never_crash(self, valid_file, valid_bytes, changes):
-        """Either the change hit tensor data (still a valid file) or CheckpointError."""
+        """Either the change left a well-formed file (it hit tensor data, or a byte of a name) or CheckpointError."""
         raw = bytearray(valid_bytes)
         for position, value in changes:
             raw[position % len(raw)] = value
@@ -366,7 +366,9 @@ class TestCorruptFiles:
             tensors, _ = load_file(valid_file)
         except CheckpointError:
             return
-        assert set(tensors) == set(sample_tensors())
+        # A changed name byte can still be valid JSON and UTF-8 ("weight" -> " eight"): same count of tensors.
+        assert len(tensors) == len(sample_tensors())
+        assert all(isinstance(v, np.ndarray) for v in tensors.values())
 
     def test_huge_header_length(self, tmp_path):
         path = tmp_path / "huge.safetensors"

@@ -66,6 +66,43 @@ def _advanced_setitem(t, key, value):
     np.asarray(t)[_to_numpy_key(key)] = np.asarray(value)
 
 
+_cpp_setitem = Tensor.__setitem__  # the C++ assignment (basic keys; advanced ones call back below)
+
+
+def _setitem(self, key, value):
+    """t[key] = value. Inside a graph (t or value requires grad, grad mode on)
+    the assignment is recorded, as PyTorch does: afterwards t is
+    where(selected, value, old t), so the old t gets zero gradient where it
+    was overwritten and value the gradient of the positions it filled. Writing
+    into a leaf that requires grad is refused (use no_grad() for that)."""
+    if _C.is_grad_enabled() and (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)) \
+            and not (self.requires_grad and self.is_leaf):
+        _recorded_setitem(self, key, value)
+    else:
+        _cpp_setitem(self, key, value)
+
+
+def _recorded_setitem(t, key, value):
+    positions = np.arange(t._numel, dtype=np.int64).reshape(t.shape)[_to_numpy_key(key)]
+    target_shape = positions.shape
+    flat = np.ascontiguousarray(positions).reshape(-1)
+    if np.unique(flat).size != flat.size:
+        raise RuntimeError("__setitem__: the index selects some elements more than once; assigning to repeated "
+                           "positions is ambiguous and not differentiable (use tinytorch.index_add or "
+                           "tinytorch.where instead)")
+    v = value if isinstance(value, Tensor) else Tensor(np.asarray(value, dtype=t.dtype), dtype=t.dtype)
+    if v.dtype != t.dtype:
+        v = v.astype(t.dtype)
+    if v.shape != target_shape:
+        v = v.expand(*target_shape)
+    placed = _C.index_add(_C.zeros(t._numel, dtype=t.dtype), 0, Tensor(flat, dtype=np.int64), v.reshape(-1))
+    mask = np.zeros(t._numel, dtype=bool)
+    mask[flat] = True
+    updated = _C.where(Tensor(mask.reshape(t.shape)), placed.reshape(*t.shape), t)
+    _cpp_setitem(t, Ellipsis, updated.detach())  # the write itself (bumps the version counter)
+    _C._rebase_history(t, updated)
+
+
 def _to_numpy_key(key):
     def conv(k):
         if isinstance(k, Tensor):
@@ -83,7 +120,7 @@ def _backward(self, gradient=None, retain_graph=None, create_graph=False, inputs
     """Accumulate d(self)/d(leaf) into every leaf's .grad (see tinytorch.autograd.backward)."""
     from .. import autograd
 
-    autograd.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
+    autograd.backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
 
 
 class RemovableHandle:
@@ -155,6 +192,7 @@ _methods = {
     "__iter__": _iter,
     "backward": _backward,
     "register_hook": _register_hook,
+    "__setitem__": _setitem,
     "requires_grad_": _requires_grad_,
     "tolist": _tolist,
     "prod": _prod,
