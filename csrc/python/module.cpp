@@ -21,6 +21,8 @@ void bind_ops(py::module_& m);
 void bind_autograd(py::module_& m);
 void bind_shape_helpers(py::module_& m);
 void bind_dlpack(py::module_& m);
+void bind_nn(py::module_& m);
+void bind_optim(py::module_& m);
 
 static const char* simd_level() {
 #if defined(__AVX512F__)
@@ -69,6 +71,8 @@ PYBIND11_MODULE(_C, m) {
   ttpy::bind_autograd(m);
   ttpy::bind_shape_helpers(m);
   ttpy::bind_dlpack(m);
+  ttpy::bind_nn(m);
+  ttpy::bind_optim(m);
 
   m.def("_build_info", [] {
     py::dict d;

@@ -1,0 +1,3 @@
+"""Alias of tinytorch.core.transformer (the name some course editions import)."""
+from .transformer import *  # noqa: F401,F403
+from .transformer import GPT, MLP, LayerNorm, TransformerBlock, __all__  # noqa: F401

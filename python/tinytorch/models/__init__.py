@@ -1,0 +1,1 @@
+"""Model import paths of the TinyTorch course: tinytorch.models.transformer."""

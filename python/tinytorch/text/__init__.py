@@ -1,0 +1,1 @@
+"""Text import paths of the TinyTorch course edition that uses tinytorch.text.*."""
