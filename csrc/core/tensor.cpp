@@ -1,84 +1,17 @@
 #include "core/tensor.h"
 
-#include <sys/mman.h>
-
-#include <cstdint>
-#include <cstdlib>
-#include <vector>
+#include "core/allocator.h"
 
 namespace tt {
 
-// Small blocks are recycled through per-thread free lists, one per power-of-two
-// size class up to 64 KiB: training loops allocate and free the same small
-// shapes thousands of times, and malloc's aligned path (plus consolidation)
-// was a third of the cost of a 32x32 add. Bounded, so memory stays flat.
-namespace {
-constexpr int kClasses = 11;           // 64 B .. 64 KiB
-constexpr size_t kMaxCachedPerClass = 32;
-thread_local bool t_cache_alive = false;  // trivially destructible: safe to read at thread exit
-struct BlockCache {
-  std::vector<char*> free_blocks[kClasses];
-  BlockCache() { t_cache_alive = true; }
-  ~BlockCache() {
-    t_cache_alive = false;
-    for (auto& v : free_blocks)
-      for (char* p : v) std::free(p);
-  }
-};
-thread_local BlockCache t_cache;
-
-int size_class(size_t nbytes) {
-  size_t cap = 64;
-  for (int c = 0; c < kClasses; ++c, cap <<= 1)
-    if (nbytes <= cap) return c;
-  return -1;
-}
-
-void free_small(void* ctx, char* p) {
-  int c = static_cast<int>(reinterpret_cast<intptr_t>(ctx));
-  if (!t_cache_alive) {  // this thread's cache is gone (or never used): plain free
-    std::free(p);
-    return;
-  }
-  auto& v = t_cache.free_blocks[c];
-  if (v.size() < kMaxCachedPerClass) v.push_back(p);
-  else std::free(p);
-}
-
-void free_large(void*, char* p) { std::free(p); }
-}  // namespace
-
 std::shared_ptr<Storage> Storage::allocate(size_t nbytes) {
   auto s = std::make_shared<Storage>();
+  Block b = allocate_block(nbytes);
+  if (!b.data) fail<RuntimeError>("out of memory allocating ", nbytes, " bytes");
+  s->data = b.data;
   s->nbytes = nbytes;
-  int c = size_class(nbytes);
-  if (c >= 0) {
-    auto& v = t_cache.free_blocks[c];
-    if (!v.empty()) {
-      s->data = v.back();
-      v.pop_back();
-    } else {
-      s->data = static_cast<char*>(std::aligned_alloc(64, size_t{64} << c));
-    }
-    s->ctx = reinterpret_cast<void*>(static_cast<intptr_t>(c));
-    s->deleter = free_small;
-  } else {
-    // Big blocks (>= 4 MiB) are 2 MiB aligned and marked for transparent huge
-    // pages, as numpy does: first-touch page faults otherwise dominate a large
-    // elementwise op (measured: add of 1024x1024 float32 was 0.8x numpy).
-    constexpr size_t kHuge = size_t{2} << 20;
-    if (nbytes >= 2 * kHuge) {
-      size_t rounded = (nbytes + kHuge - 1) / kHuge * kHuge;
-      s->data = static_cast<char*>(std::aligned_alloc(kHuge, rounded));
-#ifdef MADV_HUGEPAGE
-      if (s->data) madvise(s->data, rounded, MADV_HUGEPAGE);
-#endif
-    } else {
-      s->data = static_cast<char*>(std::aligned_alloc(64, ((nbytes + 63) / 64) * 64));
-    }
-    s->deleter = free_large;
-  }
-  if (!s->data) fail<RuntimeError>("out of memory allocating ", nbytes, " bytes");
+  s->deleter = b.deleter;
+  s->ctx = b.ctx;
   return s;
 }
 

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <vector>
 
+#include "core/allocator.h"
 #include "python/convert.h"
 
 extern "C" {
@@ -83,6 +84,7 @@ PYBIND11_MODULE(_C, m) {
     d["compiler"] = std::string(__VERSION__);
     return d;
   });
+  m.def("_empty_cache", &tt::empty_block_cache, "Return the memory of freed large tensors, kept for reuse, to the system.");
   m.def("_set_blas_threads", [](int n) { openblas_set_num_threads(n); });
   m.def("_blas_sgemm_gflops", [](int n, int reps) {
     // Times cblas_sgemm directly on n x n matrices (the benchmark's "OpenBLAS itself" row).
