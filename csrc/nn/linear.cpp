@@ -66,9 +66,8 @@ B fast_tanh(const B& v) {
 }
 
 // y = 0.5 u (1 + t), t = tanh(k (u + c u^3)): the same function as tt.gelu(approximate='tanh').
-// t is kept for the backward pass.
 template <class T>
-void gelu_forward(const T* u, T* y, T* t_out, int64_t n) {
+void gelu_forward(const T* u, T* y, int64_t n) {
   using B = xsimd::batch<T>;
   constexpr int64_t W = B::size;
   // (copy-initialized: brace-initializing a batch from one scalar sets only lane 0)
@@ -76,30 +75,27 @@ void gelu_forward(const T* u, T* y, T* t_out, int64_t n) {
   int64_t i = 0;
   for (; i + W <= n; i += W) {
     B v = B::load_unaligned(u + i);
-    B t = fast_tanh(k * (v + c * v * v * v));
-    t.store_unaligned(t_out + i);
-    (half * v * (one + t)).store_unaligned(y + i);
+    (half * v * (one + fast_tanh(k * (v + c * v * v * v)))).store_unaligned(y + i);
   }
-  for (; i < n; ++i) {
-    t_out[i] = std::tanh(T(kGeluK) * (u[i] + T(kGeluC) * u[i] * u[i] * u[i]));
-    y[i] = T(0.5) * u[i] * (T(1) + t_out[i]);
-  }
+  for (; i < n; ++i) y[i] = T(0.5) * u[i] * (T(1) + std::tanh(T(kGeluK) * (u[i] + T(kGeluC) * u[i] * u[i] * u[i])));
 }
 
-// gu = g * gelu'(u), gelu'(u) = 0.5 (1 + t) + 0.5 u (1 - t^2) k (1 + 3 c u^2).
+// gu = g * gelu'(u), gelu'(u) = 0.5 (1 + t) + 0.5 u (1 - t^2) k (1 + 3 c u^2). t is recomputed
+// rather than saved: at large sizes the extra memory traffic costs more than the exp.
 template <class T>
-void gelu_backward(const T* g, const T* u, const T* t_in, T* gu, int64_t n) {
+void gelu_backward(const T* g, const T* u, T* gu, int64_t n) {
   using B = xsimd::batch<T>;
   constexpr int64_t W = B::size;
-  const B half = B(T(0.5)), one = B(T(1)), k = B(T(kGeluK)), c3 = B(T(3 * kGeluC));
+  const B half = B(T(0.5)), one = B(T(1)), k = B(T(kGeluK)), c = B(T(kGeluC)), c3 = B(T(3 * kGeluC));
   int64_t i = 0;
   for (; i + W <= n; i += W) {
-    B v = B::load_unaligned(u + i), t = B::load_unaligned(t_in + i);
-    B d = half * (one + t) + half * v * (one - t * t) * k * (one + c3 * v * v);
+    B v = B::load_unaligned(u + i), v2 = v * v;
+    B t = fast_tanh(k * (v + c * v2 * v));
+    B d = half * (one + t) + half * v * (one - t * t) * k * (one + c3 * v2);
     (B::load_unaligned(g + i) * d).store_unaligned(gu + i);
   }
   for (; i < n; ++i) {
-    const T v = u[i], t = t_in[i];
+    const T v = u[i], t = std::tanh(T(kGeluK) * (v + T(kGeluC) * v * v * v));
     gu[i] = g[i] * (T(0.5) * (1 + t) + T(0.5) * v * (1 - t * t) * T(kGeluK) * (1 + T(3 * kGeluC) * v * v));
   }
 }
@@ -146,7 +142,7 @@ Tensor linear_impl(const Tensor& x, const std::vector<Tensor>& ws, const std::ve
     out += w.shape()[1];
   }
   Tensor y = ops::matmul(ops::reshape(x, {-1, in}), ws.size() == 1 ? ws[0] : ops::cat(ws, 1));  // new (rows, out)
-  Tensor pre, tanh_part;
+  Tensor pre;
   dispatch_float(y.dtype(), "Linear", [&](auto tag) {
     using T = decltype(tag);
     T* py = y.data<T>();
@@ -163,8 +159,7 @@ Tensor linear_impl(const Tensor& x, const std::vector<Tensor>& ws, const std::ve
     if (gelu) {
       pre = y;
       y = Tensor::empty(pre.shape(), pre.dtype());
-      tanh_part = Tensor::empty(pre.shape(), pre.dtype());
-      gelu_forward<T>(pre.data<T>(), y.data<T>(), tanh_part.data<T>(), y.numel());
+      gelu_forward<T>(pre.data<T>(), y.data<T>(), y.numel());
     }
   });
   Shape out_shape = x.shape();
@@ -192,7 +187,6 @@ Tensor linear_impl(const Tensor& x, const std::vector<Tensor>& ws, const std::ve
   if (gelu) {
     for (auto& b : bs) n->bs.push_back(SavedTensor(b));
     n->pre = SavedTensor(pre);
-    n->tanh_part = SavedTensor(tanh_part);
     n->gelu = true;
   }
   n->widths = std::move(widths);
@@ -227,11 +221,11 @@ TensorList LinearBackward::apply(TensorList&& grads) {
       for (auto& s : bs) b.push_back(s.unpack(*this));
       g = mul(g, gelu_derivative(linear_impl(x.unpack(*this), weights(), b, false)));
     } else {
-      Tensor u = pre.unpack(*this), t = tanh_part.unpack(*this), gc = ops::contiguous(astype(g, u.dtype()));
+      Tensor u = pre.unpack(*this), gc = ops::contiguous(astype(g, u.dtype()));
       Tensor gu = Tensor::empty(u.shape(), u.dtype());
       dispatch_float(u.dtype(), "Linear backward", [&](auto tag) {
         using T = decltype(tag);
-        gelu_backward<T>(gc.data<T>(), u.data<T>(), t.data<T>(), gu.data<T>(), u.numel());
+        gelu_backward<T>(gc.data<T>(), u.data<T>(), gu.data<T>(), u.numel());
       });
       g = gu;
     }

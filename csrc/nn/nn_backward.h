@@ -28,14 +28,13 @@ struct LinearBackward : Node {
   std::vector<int64_t> widths;   // out_features of each packed weight
   Shape x_shape;
   bool gelu = false;
-  SavedTensor pre, tanh_part;  // u and tanh(k (u + c u^3)) (with gelu)
+  SavedTensor pre;  // u, the pre-activation (with gelu)
   TensorList apply(TensorList&& grads) override;
   void release_saved() override {
     x.reset();
     for (auto& w : ws) w.reset();
     for (auto& b : bs) b.reset();
     pre.reset();
-    tanh_part.reset();
     released = true;
   }
 };

@@ -2,6 +2,7 @@
 // tinytorch.core.{layers, attention, transformer} call: tinytorch._C._nn_*.
 // Glue only: argument conversion, no math.
 #include "autograd/grad_mode.h"
+#include "nn/nn_backward.h"
 #include "nn/transformer.h"
 #include "python/convert.h"
 
@@ -55,6 +56,15 @@ Tensor without_gil(F&& f) {
 }  // namespace
 
 void bind_nn(py::module_& m) {
+  // The fused ops' graph nodes, so type(t.grad_fn).__name__ names them. They live in a
+  // submodule: tinytorch._C.LayerNormBackward is already the generic op's node.
+  py::module_ nodes = m.def_submodule("nn_nodes", "graph nodes of the fused nn ops");
+  py::class_<tt::nn::LinearBackward, tt::Node, std::shared_ptr<tt::nn::LinearBackward>>(nodes, "LinearBackward");
+  py::class_<tt::nn::AttentionBackward, tt::Node, std::shared_ptr<tt::nn::AttentionBackward>>(nodes,
+                                                                                              "AttentionBackward");
+  py::class_<tt::nn::LayerNormBackward, tt::Node, std::shared_ptr<tt::nn::LayerNormBackward>>(nodes,
+                                                                                              "LayerNormBackward");
+
   m.def("_nn_linear", [](const Tensor& x, const Tensor& w, const std::optional<Tensor>& b) {
     return tt::nn::linear(x, w, opt(b));
   }, py::arg("x"), py::arg("weight"), py::arg("bias") = py::none());

@@ -19,6 +19,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
+from ..autograd import no_grad
 from .tensor import Tensor
 
 __all__ = ["Module", "Parameter", "Layer", "IncompatibleKeys"]
@@ -80,9 +81,11 @@ class Module:
                         yield f"{name}.{key}", item
 
     def named_children(self):
-        """(name, module) of the direct sub-modules."""
+        """(name, module) of the direct sub-modules, each once."""
+        seen = set()
         for name, value in self._own_items():
-            if isinstance(value, Module):
+            if isinstance(value, Module) and id(value) not in seen:
+                seen.add(id(value))
                 yield name, value
 
     def children(self):
@@ -226,8 +229,9 @@ class Module:
         if problems:
             raise ValueError(f"Error(s) in loading state_dict for {type(self).__name__}: " + "; ".join(problems) +
                              " (nothing was loaded)")
-        for p, arr in updates:
-            p.copy_(np.ascontiguousarray(arr))
+        with no_grad():  # an in-place write into leaves, as an optimizer step
+            for p, arr in updates:
+                p.copy_(np.ascontiguousarray(arr))
         return IncompatibleKeys(missing, unexpected)
 
     # ---- printing ----
