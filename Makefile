@@ -20,6 +20,8 @@ demo: install
 
 bench: install
 	$(PYTHON) benchmarks/bench_tensor.py
+	$(PYTHON) benchmarks/bench_autograd.py
+	$(PYTHON) benchmarks/bench_gpt.py
 
 install: $(STAMPS)/installed
 
@@ -27,9 +29,11 @@ system-deps: $(STAMPS)/system-deps
 
 $(STAMPS)/system-deps:
 	@mkdir -p $(STAMPS)
+	@# Each header is looked for on its own (a multi-path `ls` fails when any one path is missing).
 	@if [ -f /usr/include/xtensor/xarray.hpp ] && [ -f /usr/include/xsimd/xsimd.hpp ] && \
-	    [ -f /usr/include/xtensor-blas/xlinalg.hpp ] && ls /usr/include/*/cblas.h /usr/include/cblas.h >/dev/null 2>&1 && \
-	    ls /usr/lib/*/libopenblas.so /usr/lib/libopenblas.so >/dev/null 2>&1; then \
+	    [ -f /usr/include/xtensor-blas/xlinalg.hpp ] && \
+	    [ -n "$$(ls /usr/include/cblas.h /usr/include/*/cblas.h 2>/dev/null)" ] && \
+	    [ -n "$$(ls /usr/lib/libopenblas.so /usr/lib/*/libopenblas.so 2>/dev/null)" ]; then \
 	  echo "system headers present"; \
 	else \
 	  echo "installing $(APT_PACKAGES)"; \
@@ -38,7 +42,7 @@ $(STAMPS)/system-deps:
 	@touch $@
 
 $(STAMPS)/python-deps: pyproject.toml | $(STAMPS)/system-deps
-	$(PIP) install -q "scikit-build-core>=0.9" "pybind11>=2.12" "numpy>=1.23" "tqdm>=4.0" "pytest>=7" "hypothesis>=6"
+	$(PIP) install -q "scikit-build-core>=0.9" "pybind11>=2.12" "numpy>=1.23" "tqdm>=4.0" "pytest>=7" "hypothesis>=6" "matplotlib>=3.5"
 	@touch $@
 
 # Build and install the package (incremental: build/ is kept between runs).
