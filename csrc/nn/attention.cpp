@@ -23,6 +23,7 @@
 #include "autograd/grad_mode.h"
 #include "core/views.h"
 #include "nn/nn_backward.h"
+#include "nn/parallel.h"
 #include "ops/ops.h"
 
 namespace tt::nn {
@@ -212,10 +213,11 @@ void fused_forward(const T* qkv, T* out, T* probs, const FusedShape& s, MaskKind
   const int64_t T_ = s.T, ld = 3 * s.D, Tp = padded_row(T_, simd_width<T>());
   const T scale = T(1) / std::sqrt(T(s.hd));
   const auto iota = lane_index<T>();
-  for (int64_t b = 0; b < s.B; ++b)
-    for (int64_t h = 0; h < s.H; ++h) {
+  parallel_jobs(s.B * s.H, 4.0 * s.B * s.H * T_ * T_ * s.hd, [&](int64_t begin, int64_t end, int64_t) {
+    for (int64_t bh = begin; bh < end; ++bh) {
+      const int64_t b = bh / s.H, h = bh % s.H;
       const T* Q = qkv + b * T_ * ld + h * s.hd;
-      T* S = probs + (b * s.H + h) * T_ * Tp;
+      T* S = probs + bh * T_ * Tp;
       gemm(false, true, T_, T_, s.hd, scale, Q, ld, Q + s.D, ld, T(0), S, Tp);  // S = Q K^T / sqrt(d)
       const T* M = static_cast<const T*>(mask_block(mask, s, b, h, sizeof(T)));
       for (int64_t i = 0; i < T_; ++i) {
@@ -230,6 +232,7 @@ void fused_forward(const T* qkv, T* out, T* probs, const FusedShape& s, MaskKind
       }
       gemm(false, false, T_, s.hd, T_, T(1), S, Tp, Q + 2 * s.D, ld, T(0), out + b * T_ * s.D + h * s.hd, s.D);
     }
+  });
 }
 
 template <class T>
@@ -238,13 +241,14 @@ void fused_backward(const T* g, const T* qkv, const T* probs, T* dqkv, const Fus
   const int64_t T_ = s.T, ld = 3 * s.D, Tp = padded_row(T_, simd_width<T>());
   const T scale = T(1) / std::sqrt(T(s.hd));
   const auto iota = lane_index<T>();
-  Scratch<T> dS(T_ * Tp);
-  for (int64_t b = 0; b < s.B; ++b)
-    for (int64_t h = 0; h < s.H; ++h) {
+  parallel_jobs(s.B * s.H, 4.0 * s.B * s.H * T_ * T_ * s.hd, [&](int64_t begin, int64_t end, int64_t) {
+    Scratch<T> dS(T_ * Tp);  // one per worker
+    for (int64_t bh = begin; bh < end; ++bh) {
+      const int64_t b = bh / s.H, h = bh % s.H;
       const T* Q = qkv + b * T_ * ld + h * s.hd;
       const T* K = Q + s.D;
       const T* V = Q + 2 * s.D;
-      const T* P = probs + (b * s.H + h) * T_ * Tp;
+      const T* P = probs + bh * T_ * Tp;
       const T* dO = g + b * T_ * s.D + h * s.hd;
       T* dQ = dqkv + b * T_ * ld + h * s.hd;
       gemm(true, false, T_, s.hd, T_, T(1), P, Tp, dO, s.D, T(0), dQ + 2 * s.D, ld);  // dV = P^T dO
@@ -260,6 +264,7 @@ void fused_backward(const T* g, const T* qkv, const T* probs, T* dqkv, const Fus
       gemm(false, false, T_, s.hd, T_, scale, dS.p, Tp, K, ld, T(0), dQ, ld);       // dQ = dS K
       gemm(true, false, T_, s.hd, T_, scale, dS.p, Tp, Q, ld, T(0), dQ + s.D, ld);  // dK = dS^T Q
     }
+  });
 }
 
 // A Keep/Additive mask as a contiguous (Bm, Hm, T, T) tensor of the scores' dtype.
