@@ -6,7 +6,8 @@ Two configurations:
   milestone: GPT(vocab, 32, 1 layer, 4 heads, max_seq_len 64) on the five code
              snippets (batch 5), Adam lr 1e-3 -- what `make demo` trains;
   medium:    4 layers, embed 256, 8 heads, seq 128, batch 16, vocab 96.
-Each (framework, configuration) runs in its own subprocess, so the peak RSS
+Steps/s is one over the median step time. Each (framework, configuration)
+runs in its own subprocess, so the peak RSS
 (VmHWM) of one does not leak into another. A training step is forward,
 cross-entropy, zero_grad, backward and an Adam step. Ratios > 1 mean
 tinytorch is faster (steps/s) or smaller (RSS).
@@ -126,6 +127,11 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def digits(result):
+    """Decimals to print: slow configurations need them to show a ratio."""
+    return 0 if result["steps_per_s"] >= 100 else 2
+
+
 def worker(framework, config, steps):
     cfg = CONFIGS[config]
     inputs, targets, vocab = make_data(cfg)
@@ -133,12 +139,16 @@ def worker(framework, config, steps):
     step = make(cfg, inputs, targets, vocab)
     for _ in range(max(3, steps // 10)):  # warm-up
         first = step()
-    t0 = time.perf_counter()
+    times = []
     for _ in range(steps):
+        t0 = time.perf_counter()
         last = step()
-    elapsed = time.perf_counter() - t0
+        times.append(time.perf_counter() - t0)
     rss = peak_rss_mb()
-    print(json.dumps(dict(steps_per_s=steps / elapsed, peak_rss_mb=rss, first_loss=first, last_loss=last)))
+    # The median step, not the mean: one step delayed by another process on the
+    # machine should not move the figure.
+    print(json.dumps(dict(steps_per_s=1.0 / float(np.median(times)), peak_rss_mb=rss, first_loss=first,
+                          last_loss=last)))
 
 
 def main():
@@ -172,10 +182,10 @@ def main():
         a = results["tinytorch", config]
         b = results.get(("torch", config))
         if b:
-            print(f"| {config} | {a['steps_per_s']:.0f} | {b['steps_per_s']:.0f} | "
+            print(f"| {config} | {a['steps_per_s']:.{digits(a)}f} | {b['steps_per_s']:.{digits(b)}f} | "
                   f"{a['steps_per_s'] / b['steps_per_s']:.2f}x | {a['peak_rss_mb']:.0f} | {b['peak_rss_mb']:.0f} |")
         else:
-            print(f"| {config} | {a['steps_per_s']:.0f} | - | - | {a['peak_rss_mb']:.0f} | - |")
+            print(f"| {config} | {a['steps_per_s']:.{digits(a)}f} | - | - | {a['peak_rss_mb']:.0f} | - |")
 
 
 if __name__ == "__main__":
