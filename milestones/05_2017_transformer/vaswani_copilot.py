@@ -19,8 +19,10 @@ calls into C++ (GPT forward, cross-entropy, backward, one fused Adam step).
 
 With --resume, --steps is the total: a run saved at step 500 and resumed with
 --steps 800 trains 300 more steps and gives exactly the losses the
-uninterrupted 800-step run would have given. Ctrl-C during training saves the
-checkpoint (when --checkpoint is given) before exiting.
+uninterrupted 800-step run would have given; a checkpoint already past
+--steps is an error (it would otherwise train 0 steps silently). Ctrl-C during
+training stops at the next step boundary, saves the checkpoint (when
+--checkpoint is given) and exits with status 130.
 """
 
 import argparse
@@ -57,7 +59,7 @@ def parse_args(argv=None):
     parser.add_argument("--layers", type=int, default=1, help="transformer blocks (default 1)")
     parser.add_argument("--heads", type=int, default=4, help="attention heads (default 4)")
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
-    parser.add_argument("--seed", type=int, default=42, help="random seed for the initial weights (default 42)")
+    parser.add_argument("--seed", type=int, default=42, help="random seed for the initial weights, 0 <= seed < 2**32 (default 42)")
     parser.add_argument("--train-only", action="store_true", help="train and report, skip the completions")
     parser.add_argument("--checkpoint", metavar="PATH", help="save model + optimizer state here after training")
     parser.add_argument("--resume", action="store_true", help="continue the run saved at --checkpoint PATH")
