@@ -19,14 +19,19 @@ calls into C++ (GPT forward, cross-entropy, backward, one fused Adam step).
 
 With --resume, --steps is the total: a run saved at step 500 and resumed with
 --steps 800 trains 300 more steps and gives exactly the losses the
-uninterrupted 800-step run would have given. Ctrl-C during training saves the
-checkpoint (when --checkpoint is given) before exiting.
+uninterrupted 800-step run would have given; a checkpoint already past
+--steps is an error (it would otherwise train 0 steps silently). Ctrl-C during
+training stops at the next step boundary, saves the checkpoint (when
+--checkpoint is given) and exits with status 130.
 """
 
 import argparse
+import contextlib
 import os
 import resource
+import signal
 import sys
+import threading
 import time
 
 import numpy as np
@@ -54,7 +59,7 @@ def parse_args(argv=None):
     parser.add_argument("--layers", type=int, default=1, help="transformer blocks (default 1)")
     parser.add_argument("--heads", type=int, default=4, help="attention heads (default 4)")
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
-    parser.add_argument("--seed", type=int, default=42, help="random seed for the initial weights (default 42)")
+    parser.add_argument("--seed", type=int, default=42, help="random seed for the initial weights, 0 <= seed < 2**32 (default 42)")
     parser.add_argument("--train-only", action="store_true", help="train and report, skip the completions")
     parser.add_argument("--checkpoint", metavar="PATH", help="save model + optimizer state here after training")
     parser.add_argument("--resume", action="store_true", help="continue the run saved at --checkpoint PATH")
@@ -62,12 +67,14 @@ def parse_args(argv=None):
     parser.add_argument("--quiet", action="store_true", help="no progress bar or progress messages (the summary and completions are still printed)")
     args = parser.parse_args(argv)
     for name in ("steps", "embed_dim", "layers", "heads"):
-        if getattr(args, name) < (0 if name == "steps" else 1):
-            parser.error(f"--{name.replace('_', '-')} must be {'>= 0' if name == 'steps' else '>= 1'}")
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if args.embed_dim % args.heads:
         parser.error(f"--embed-dim ({args.embed_dim}) must be divisible by --heads ({args.heads})")
-    if not args.lr > 0:
-        parser.error("--lr must be > 0")
+    if not 0 < args.lr < float("inf"):  # also refuses 'nan' and 'inf', which float() accepts
+        parser.error(f"--lr must be a finite number > 0, got {args.lr}")
+    if not 0 <= args.seed < 2**32:  # the range numpy's np.random.seed accepts
+        parser.error(f"--seed must be in [0, 2**32 - 1], got {args.seed}")
     if args.resume and not args.checkpoint:
         parser.error("--resume needs --checkpoint PATH (the file to resume from)")
     return args
@@ -109,19 +116,49 @@ def train(model, optimizer, loss_fn, inputs, targets, first_step, steps, losses,
 
     bar = tqdm(range(first_step, steps), initial=first_step, total=steps, unit="step", disable=quiet,
                dynamic_ncols=True, desc="training", leave=True)
-    for step in bar:
-        loss = loss_fn(model(inputs), targets)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        value = loss.item()
-        losses.append(value)
-        if not np.isfinite(value):
-            bar.close()
-            raise FloatingPointError(f"the loss became {value} at step {step}; try a smaller --lr")
-        if step % 10 == 0 or step == steps - 1:
-            bar.set_postfix(loss=f"{value:.4f}", refresh=False)
-    bar.close()
+    with _interrupt_between_steps() as interrupted:
+        for step in bar:
+            if interrupted():
+                break
+            _train_step(model, optimizer, loss_fn, inputs, targets, step, steps, losses, bar)
+        bar.close()
+        if interrupted():
+            raise KeyboardInterrupt
+
+
+def _train_step(model, optimizer, loss_fn, inputs, targets, step, steps, losses, bar):
+    loss = loss_fn(model(inputs), targets)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    value = loss.item()
+    losses.append(value)
+    if not np.isfinite(value):
+        bar.close()
+        raise FloatingPointError(f"the loss became {value} at step {step}; try a smaller --lr")
+    if step % 10 == 0 or step == steps - 1:
+        bar.set_postfix(loss=f"{value:.4f}", refresh=False)
+
+
+@contextlib.contextmanager
+def _interrupt_between_steps():
+    """Ctrl-C sets a flag that the loop checks between steps, so a saved checkpoint
+    never holds weights updated by a step that is missing from its loss history
+    (the resumed run would then differ). A second Ctrl-C interrupts at once."""
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield lambda: False
+        return
+    pressed = []
+
+    def on_sigint(signum, frame):
+        pressed.append(True)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield lambda: bool(pressed)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class _NoBar:
@@ -199,6 +236,7 @@ def print_summary(args, model, inputs, losses, trained_steps, seconds):
     print("\nTraining summary")
     print(f"  model         : GPT(vocab={model.vocab_size}, embed_dim={args.embed_dim}, layers={args.layers}, "
           f"heads={args.heads}, max_seq_len={MAX_SEQ_LEN}), {n_params:,} parameters")
+    print(f"  optimizer     : Adam(lr={args.lr:g}), seed {args.seed}")
     print(f"  data          : {len(CODE_SNIPPETS)} snippets, batch {inputs.shape[0]} x {inputs.shape[1]} characters")
     print(f"  steps         : {len(losses)}" + (f" ({trained_steps} in this run)" if trained_steps != len(losses) else ""))
     if not losses:
@@ -239,7 +277,15 @@ def main(argv=None):
                   f"but this run uses {config}; pass the same --embed-dim/--layers/--heads", file=sys.stderr)
             return 1
         losses = [float(v) for v in extra.get("losses", [])]
-        if not args.quiet:
+        if info["step"] > args.steps:
+            print(f"--resume: {args.checkpoint} is already at step {info['step']}, past --steps {args.steps} "
+                  f"(--steps is the total, not the number of extra steps); pass --steps larger than "
+                  f"{info['step']} to train further", file=sys.stderr)
+            return 2
+        if info["step"] == args.steps:
+            print(f"{args.checkpoint} is already at step {args.steps} = --steps: nothing to train "
+                  f"(pass a larger --steps to continue).")
+        elif not args.quiet:
             print(f"Resumed from {args.checkpoint} at step {info['step']}.")
 
     if not args.quiet:

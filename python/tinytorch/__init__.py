@@ -7,12 +7,14 @@ from ._blas_setup import configure_openblas as _configure_openblas
 
 _configure_openblas()  # must precede the first import of _C (which loads OpenBLAS)
 
+import builtins as _builtins
+
 import numpy as _np
 
 from . import _C
 from ._C import (Tensor, abs, add, cat, clip, cos, cross_entropy, div, dropout, embedding, empty, erf, exp, eye,
                  full, full_like, gather, gelu, index_add, index_select, layer_norm, linspace, log, log_softmax,
-                 logsumexp, manual_seed, masked_fill, matmul, maximum, minimum, mul, neg, nonzero, one_hot, ones,
+                 logsumexp, masked_fill, matmul, maximum, minimum, mul, neg, nonzero, one_hot, ones,
                  ones_like, pow, rand, randint, randn, relu, scatter_add, sigmoid, sign, sin, softmax, sqrt, stack,
                  sub, take, tanh, where, zeros, zeros_like, is_grad_enabled)
 from .core import tensor as _tensor_methods  # noqa: F401  (adds the Python-level Tensor methods)
@@ -31,6 +33,24 @@ bool = _np.dtype("bool")  # noqa: A001  (mirrors torch.bool / np.bool_)
 long = int64
 double = float64
 concatenate = cat
+
+
+def manual_seed(seed):
+    """Seed tinytorch's generator (weights init, rand/randn/randint, dropout, sampling).
+
+    Like torch.manual_seed: any integer in [-2**63, 2**64); negative seeds are taken
+    modulo 2**64 (so -1 is the same seed as 2**64 - 1). Floats and bools raise
+    TypeError rather than being truncated (1.5 would silently become seed 1).
+    """
+    # `bool` below is this module's dtype alias: use the builtin type
+    if isinstance(seed, (_builtins.bool, _np.bool_)) or not isinstance(seed, (int, _np.integer)):
+        raise TypeError(f"manual_seed: the seed must be an integer, got {type(seed).__name__} ({seed!r}); "
+                        f"pass e.g. tinytorch.manual_seed(42)")
+    seed = int(seed)
+    if not -2**63 <= seed < 2**64:
+        raise ValueError(f"manual_seed: the seed {seed} is out of range; use an integer in "
+                         f"[-2**63, 2**64) (negative seeds are taken modulo 2**64, as in PyTorch)")
+    _C.manual_seed(seed % 2**64)
 
 
 def arange(start, stop=None, step=1, dtype=None):

@@ -294,3 +294,101 @@ def test_failed_save_keeps_the_previous_checkpoint(saved):
         save_checkpoint(path, model, opt, extra={"bad": object()})
     assert path.read_bytes() == before
     assert [f for f in os.listdir(path.parent) if f.endswith(".tmp")] == []
+
+
+# ----------------------------------------------------------------------------
+# Damage to the DATA region: caught by the per-tensor SHA-256 in __metadata__
+# ----------------------------------------------------------------------------
+
+def full_state(model, opt):
+    """Every parameter, every optimizer buffer and counter, and the generators."""
+    sd = opt.state_dict()
+    return ([p.numpy().copy() for p in model.parameters()], json.dumps(sd, default=lambda a: a.tolist()),
+            tt._C._get_rng_state(), np.random.get_state()[1].copy(), random.getstate())
+
+
+def assert_same_state(a, b):
+    for x, y in zip(a[0], b[0]):
+        np.testing.assert_array_equal(x, y)
+    assert a[1:3] == b[1:3] and a[4] == b[4]
+    np.testing.assert_array_equal(a[3], b[3])
+
+
+def data_offsets(path):
+    """name -> (begin, end) absolute byte offsets of each tensor's data in the file."""
+    raw = path.read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n])
+    header.pop("__metadata__")
+    return {name: (8 + n + e["data_offsets"][0], 8 + n + e["data_offsets"][1]) for name, e in header.items()}
+
+
+@pytest.mark.parametrize("name", ["model/layers.0.weight", "model/layers.3.bias", "optimizer/0/exp_avg", "optimizer/1/exp_avg_sq",
+                                  "rng/numpy"])
+@pytest.mark.parametrize("bit", [0, 7])
+def test_flipped_data_bit_is_detected_and_changes_nothing(saved, tmp_path, name, bit):
+    path, model, opt = saved
+    begin, end = data_offsets(path)[name]
+    data = bytearray(path.read_bytes())
+    data[(begin + end) // 2] ^= 1 << bit  # the header still parses: only the checksum can tell
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(bytes(data))
+    before = full_state(model, opt)
+    with pytest.raises(CheckpointError, match=rf"'.*bad\.safetensors': the data of tensor '{name}' does not match "
+                                              r"the checksum saved with it"):
+        load_checkpoint(bad, model, opt)
+    assert_same_state(full_state(model, opt), before)
+    info = load_checkpoint(path, model, opt)  # the undamaged file still loads
+    assert info["step"] == 1
+
+
+def strip_checksums(path, target):
+    """Rewrite `path` without tinytorch's checksum metadata, as another safetensors writer would."""
+    raw = path.read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n])
+    del header["__metadata__"]["tinytorch.sha256"]
+    encoded = json.dumps(header).encode()
+    target.write_bytes(struct.pack("<Q", len(encoded)) + encoded + raw[8 + n:])
+    return target
+
+
+def test_checkpoints_without_checksums_still_load(saved, tmp_path):
+    """Files from other safetensors writers (or tinytorch before checksums) carry no
+    digests: they load (unverified) rather than locking the user out of their data."""
+    path, model, opt = saved
+    plain = strip_checksums(path, tmp_path / "plain.safetensors")
+    expected, _ = load_file(path)
+    info = load_checkpoint(plain, model, opt)
+    assert info["step"] == 1
+    for name, p in model.named_parameters():
+        np.testing.assert_array_equal(p.numpy(), expected[f"model/{name}"])
+
+
+def test_non_finite_parameters_are_refused(saved, tmp_path):
+    _, model, opt = saved
+    source = make_model(0)
+    source_opt = Adam(source.parameters())
+    with tt.no_grad():
+        source[0].weight.data[1, 2] = np.nan
+        source[3].bias.data[0] = np.inf
+    path = tmp_path / "diverged.safetensors"
+    save_checkpoint(path, source, source_opt)  # saving keeps what the user has, NaN included
+    before = full_state(model, opt)
+    with pytest.raises(CheckpointError, match=r"diverged\.safetensors' does not fit this Sequential: "
+                                              r"layers\.0\.weight: 1 of its 64 values are NaN or infinite.*"
+                                              r"layers\.3\.bias: 1 of its 3 values are NaN or infinite"):
+        load_checkpoint(path, model, opt)
+    assert_same_state(full_state(model, opt), before)
+
+
+def test_non_finite_optimizer_state_is_refused(saved, tmp_path):
+    path, model, opt = saved
+    tensors, metadata = load_file(path)
+    tensors["optimizer/2/exp_avg_sq"][0, 0] = np.nan
+    bad = tmp_path / "nan_opt.safetensors"
+    save_file(tensors, bad, metadata=metadata)  # a consistent file (fresh checksums) holding a NaN
+    before = full_state(model, opt)
+    with pytest.raises(CheckpointError, match=r"optimizer tensor 'optimizer/2/exp_avg_sq' holds 1 NaN"):
+        load_checkpoint(bad, model, opt)
+    assert_same_state(full_state(model, opt), before)

@@ -1,6 +1,7 @@
 """Module 07: checkpoints in the safetensors format (no pickle, atomic writes, bounds checks)."""
 
 import ast
+import hashlib
 import inspect
 import json
 import os
@@ -160,8 +161,10 @@ class TestFormat:
         assert raw[8:9] == b"{"
         assert (8 + n) % 8 == 0  # padded with spaces so the data is 8-byte aligned
         assert raw[8:8 + n].decode("utf-8").rstrip(" ").endswith("}")
-        assert header.pop("__metadata__") == {"note": "héllo"}
-        assert list(header) == list(tensors)
+        metadata = header.pop("__metadata__")
+        checksums = json.loads(metadata.pop("tinytorch.sha256"))  # SHA-256 of each tensor's bytes
+        assert metadata == {"note": "héllo"}
+        assert list(header) == list(tensors) == list(checksums)
         position = 0
         for name, array in tensors.items():
             entry = header[name]
@@ -171,6 +174,7 @@ class TestFormat:
             assert entry["data_offsets"] == [position, position + array.nbytes]
             expected = array.astype(array.dtype.newbyteorder("<")).tobytes(order="C")
             assert data[position:position + array.nbytes] == expected
+            assert checksums[name] == hashlib.sha256(expected).hexdigest()
             position += array.nbytes
         assert len(data) == position  # nothing after the last tensor
 
@@ -206,7 +210,7 @@ class TestFormat:
                 imported.add(node.module.split(".")[0])
             elif isinstance(node, ast.Attribute):
                 assert node.attr not in {"load", "loads"} or ast.unparse(node) == "json.loads"
-        assert imported <= {"json", "math", "os", "struct", "typing", "numpy"}
+        assert imported <= {"hashlib", "json", "math", "os", "struct", "typing", "numpy"}
 
 
 # ----------------------------------------------------------------------------
@@ -292,6 +296,8 @@ class TestAtomicWrite:
             save_file({"__metadata__": np.ones(1)}, path)
         with pytest.raises(TypeError, match="metadata must map str -> str"):
             save_file({"a": np.ones(1)}, path, metadata={"epoch": 3})
+        with pytest.raises(ValueError, match="'tinytorch.sha256' is reserved for the tensors' checksums"):
+            save_file({"a": np.ones(1)}, path, metadata={"tinytorch.sha256": "{}"})
         with pytest.raises(TypeError, match="expects a dict"):
             save_file([np.ones(1)], path)
         assert not path.exists()
@@ -439,3 +445,43 @@ class TestCorruptFiles:
         with pytest.raises(FileNotFoundError):
             load_file(tmp_path / "missing.safetensors")
 
+
+
+# ----------------------------------------------------------------------------
+# Checksums: a flipped bit in the data is an error, not a silently different weight
+# ----------------------------------------------------------------------------
+
+class TestChecksums:
+    @pytest.mark.parametrize("name", ["weight", "bias", "step", "mask"])
+    def test_any_changed_data_byte_is_detected(self, tmp_path, name):
+        path = tmp_path / "c.safetensors"
+        save_file(sample_tensors(), path)
+        raw, n, header, _ = parse_by_hand(path)
+        begin = 8 + n + header[name]["data_offsets"][0]
+        bad = bytearray(raw)
+        bad[begin] ^= 0x01  # bool 1 -> 0 stays a valid bool: only the digest tells
+        path.write_bytes(bytes(bad))
+        with pytest.raises(CheckpointError, match=rf"c\.safetensors': the data of tensor '{name}' does not match"):
+            load_file(path)
+
+    def test_checksum_metadata_must_cover_exactly_the_tensors(self, tmp_path):
+        data = struct.pack("<2f", 1.0, 2.0)
+        entry = {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}
+        digest = hashlib.sha256(data).hexdigest()
+        good = write_raw(tmp_path / "g.safetensors",
+                         {"x": entry, "__metadata__": {"tinytorch.sha256": json.dumps({"x": digest}), "k": "v"}}, data)
+        tensors, metadata = load_file(good)
+        assert metadata == {"k": "v"} and tensors["x"].tolist() == [1.0, 2.0]
+        for checksums in ('{"y": "00"}', '{}', '[1]', 'not json', json.dumps({"x": digest, "z": digest})):
+            bad = write_raw(tmp_path / "b.safetensors",
+                            {"x": entry, "__metadata__": {"tinytorch.sha256": checksums}}, data)
+            with pytest.raises(CheckpointError, match="'tinytorch.sha256' metadata"):
+                load_file(bad)
+
+    def test_files_without_checksums_load_unverified(self, tmp_path):
+        """Other safetensors writers store no digests: such files must stay loadable."""
+        data = struct.pack("<2f", 1.0, 2.0)
+        path = write_raw(tmp_path / "other.safetensors",
+                         {"x": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}, data)
+        tensors, metadata = load_file(path)
+        assert metadata == {} and tensors["x"].tolist() == [1.0, 2.0]

@@ -128,3 +128,35 @@ def test_embedding_layer(pos_encoding):
 def test_text_import_paths():
     from tinytorch.text.embeddings import Embedding as TextEmbedding
     assert TextEmbedding is Embedding
+
+
+# Float ids: whole numbers are ids, anything else is an error (truncating 1.9 to 1,
+# -0.5 to 0 or NaN to INT64_MIN would silently read the wrong row).
+
+def test_whole_number_float_ids_are_accepted():
+    tt.manual_seed(0)
+    emb = Embedding(5, 2)
+    w = np.asarray(emb.weight)
+    np.testing.assert_array_equal(np.asarray(emb([2.0, 4.0])), w[[2, 4]])
+    np.testing.assert_array_equal(np.asarray(emb(Tensor(np.array([[3.0]], dtype=np.float32)))), w[[[3]]])
+
+
+@pytest.mark.parametrize("ids, shown, position", [
+    ([1.9], "1.9", r"\(0,\)"),
+    ([-0.5], "-0.5", r"\(0,\)"),
+    ([[0.0, 1.0], [2.0, float("nan")]], "nan", r"\(1, 1\)"),
+    ([float("inf")], "inf", r"\(0,\)"),
+    ([1e19], "1e\\+19", r"\(0,\)"),  # a whole number, but beyond int64
+])
+def test_non_integer_float_ids_raise_naming_the_value(ids, shown, position):
+    emb = Embedding(5, 2)
+    for layer in (emb, EmbeddingLayer(5, 2, max_seq_len=4)):
+        with pytest.raises(ValueError, match=rf"indices must be integer token ids, got {shown} at position {position}"):
+            layer(ids)
+        with pytest.raises(TypeError, match="integer token ids"):  # also a TypeError, like the losses' targets
+            layer(Tensor(np.array(ids, dtype=np.float32)))
+
+
+def test_non_numeric_ids_raise():
+    with pytest.raises(TypeError, match=r"Embedding: indices must be integer token ids, got values of dtype <U1"):
+        Embedding(5, 2)(["a"])

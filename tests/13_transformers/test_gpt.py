@@ -206,6 +206,31 @@ def test_generate_rejects_invalid_arguments(kwargs, message):
         small_gpt().generate([1, 2], **kwargs)
 
 
+@pytest.mark.parametrize("bad, shown", [([[1.5, 2.0]], "1.5"), ([[float("nan"), 1.0]], "nan"),
+                                        ([[1.0, -0.5]], "-0.5")])
+def test_forward_rejects_non_integer_float_tokens(bad, shown):
+    m = small_gpt()
+    with pytest.raises(ValueError, match=rf"GPT: indices must be integer token ids, got {shown}"):
+        m(Tensor(bad))
+    # whole-number floats are token ids
+    np.testing.assert_array_equal(np.asarray(m(Tensor([[1.0, 2.0]]))), np.asarray(m(Tensor([[1, 2]]))))
+
+
+def test_generate_subnormal_temperature_is_greedy():
+    """1/1e-320 overflows float64: the softmax is one-hot on the argmax, so the result
+    must be the greedy one, with no NaN probabilities or numpy warnings."""
+    m = small_gpt(14)
+    greedy = m.generate([1, 2], max_new_tokens=6, temperature=0)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):  # underflow to 0 is expected
+        for t in (1e-320, 5e-324, 1e-309):
+            tt.manual_seed(0)
+            assert m.generate([1, 2], max_new_tokens=6, temperature=t) == greedy
+    logits = np.array([[0.0, 3.0, -2.0], [7.0, 1e30, -1e30]])
+    np.testing.assert_array_equal(GPT._pick(logits, 1e-320, None), [1, 1])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):  # tiny sampling T: -inf, never NaN
+        np.testing.assert_array_equal(GPT._pick(logits, 1e-300, None), [1, 1])
+
+
 def test_generate_rejects_bad_prompts():
     m = small_gpt()
     with pytest.raises(ValueError, match="non-empty"):

@@ -99,3 +99,9 @@ def test_greedy_completions_reproduce_the_snippets(run):
     for prefix, text in zip(PREFIXES, run["completions"]):
         assert text in CODE_SNIPPETS, f"{prefix!r} was completed as {text!r}"
     assert sorted(run["completions"]) == sorted(CODE_SNIPPETS)
+
+
+if __name__ == "__main__":  # `python tests/13_transformers/<this file>.py [pytest options]` runs it verbosely
+    import sys
+
+    sys.exit(pytest.main([__file__, "-v", *sys.argv[1:]]))

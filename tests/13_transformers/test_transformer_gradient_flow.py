@@ -111,3 +111,9 @@ def test_attention_mask_gradient_flow_and_causality():
     out[:, 0, :].sum().backward()
     g = np.asarray(x.grad)
     assert np.all(g[:, 1:, :] == 0) and max_abs(g[:, 0, :]) > 1e-6
+
+
+if __name__ == "__main__":  # `python tests/13_transformers/<this file>.py [pytest options]` runs it verbosely
+    import sys
+
+    sys.exit(pytest.main([__file__, "-v", *sys.argv[1:]]))

@@ -18,13 +18,17 @@ File layout (safetensors, see safetensors_io.py): tensors ``model/<name>``,
 JSON strings ``training``, ``optimizer`` and ``rng``. Files are written
 atomically and read without pickle.
 
-Loading validates everything first -- the file format, every name, shape and
-value -- and only then writes into the model, the optimizer and the
-generators. A truncated, corrupted or mismatched file raises
-``CheckpointError`` (a ValueError) and changes nothing.
+Loading validates everything first -- the file format, every tensor's
+SHA-256 (stored by save_file, see safetensors_io.py), every name, shape and
+value (NaN or infinite parameters and optimizer buffers are refused: they
+would poison every later step) -- and only then writes into the model, the
+optimizer and the generators. A truncated, corrupted or mismatched file
+raises ``CheckpointError`` (a ValueError) and changes nothing. Checkpoints
+written before checksums existed still load (without that check).
 """
 
 import json
+import os
 import random
 
 import numpy as np
@@ -128,12 +132,19 @@ def _prepare_model(model, tensors, path):
             problems.append(f"{name}: the checkpoint has shape {tuple(arr.shape)}, the model {tuple(p.shape)}")
         elif arr.dtype.kind not in "fiu":
             problems.append(f"{name}: the checkpoint holds {arr.dtype} values, expected floats")
+        elif _count_non_finite(arr):
+            problems.append(f"{name}: {_count_non_finite(arr)} of its {arr.size} values are NaN or infinite "
+                            f"(the run had diverged when it was saved; resume from an earlier checkpoint)")
         else:
             updates.append((p, np.ascontiguousarray(arr, dtype=p.dtype)))
     if problems:
         raise CheckpointError(f"load_checkpoint: {path!r} does not fit this {type(model).__name__}: "
                               + "; ".join(problems) + " (nothing was loaded)")
     return updates
+
+
+def _count_non_finite(arr):
+    return int(arr.size - np.count_nonzero(np.isfinite(arr))) if arr.dtype.kind == "f" else 0
 
 
 def _optimizer_to_file(optimizer, tensors):
@@ -170,6 +181,10 @@ def _optimizer_from_file(info, tensors, path):
                     name = value["tensor"]
                     if name not in tensors:
                         raise CheckpointError(f"load_checkpoint: {path!r}: optimizer tensor {name!r} is missing")
+                    if _count_non_finite(tensors[name]):
+                        raise CheckpointError(f"load_checkpoint: {path!r}: optimizer tensor {name!r} holds "
+                                              f"{_count_non_finite(tensors[name])} NaN or infinite value(s) (the "
+                                              f"run had diverged when it was saved); nothing was loaded")
                     rebuilt[key] = tensors[name]
                 else:
                     rebuilt[key] = value
@@ -222,6 +237,7 @@ def load_checkpoint(path, model, optimizer=None, *, restore_rng: bool = True) ->
     Everything is validated before anything is changed; any problem raises
     CheckpointError naming the file and what is wrong.
     """
+    path = os.fspath(path)  # messages show the file name, not PosixPath('...')
     tensors, metadata = load_file(path)  # raises CheckpointError on a damaged file
     if metadata.get("format") != FORMAT:
         raise CheckpointError(f"load_checkpoint: {path!r} is a safetensors file but not a tinytorch training "

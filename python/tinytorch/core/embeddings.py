@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from .. import _C
+from .losses import integer_ids
 from .module import Module
 from .tensor import Tensor
 
@@ -20,11 +21,10 @@ BYTES_PER_FLOAT32 = 4
 MB_TO_BYTES = 1024 * 1024
 
 
-def _token_ids(indices):
-    """Token ids as an int64 tensor: Tensors of any dtype, numpy arrays and lists are accepted."""
-    if isinstance(indices, Tensor):
-        return indices if indices.dtype == np.int64 else indices.astype(np.int64)
-    return Tensor(np.asarray(indices).astype(np.int64), dtype=np.int64)
+def _token_ids(indices, where="Embedding"):
+    """Token ids as an int64 tensor: Tensors, numpy arrays and lists of integers, or of
+    whole-number floats; 1.9 or NaN raise NonIntegerIdError instead of picking a wrong row."""
+    return integer_ids(indices, where, "indices", "token ids")
 
 
 def _uniform(shape, limit):
@@ -155,7 +155,7 @@ class EmbeddingLayer(Module):
             raise ValueError(f"EmbeddingLayer: unknown pos_encoding {pos_encoding!r}; use 'learned', 'sinusoidal' or None")
 
     def forward(self, tokens):
-        tokens = _token_ids(tokens)
+        tokens = _token_ids(tokens, "EmbeddingLayer")
         squeeze = tokens.ndim == 1
         if squeeze:
             tokens = tokens.reshape(1, -1)

@@ -10,7 +10,7 @@ from .. import _C
 from .module import Module
 from .tensor import Tensor
 
-__all__ = ["MSELoss", "CrossEntropyLoss", "BinaryCrossEntropyLoss", "BCELoss", "log_softmax", "EPSILON"]
+__all__ = ["NonIntegerIdError", "integer_ids", "MSELoss", "CrossEntropyLoss", "BinaryCrossEntropyLoss", "BCELoss", "log_softmax", "EPSILON"]
 
 EPSILON = 1e-7  # predictions are clamped to [EPSILON, 1 - EPSILON] inside binary cross-entropy
 
@@ -24,17 +24,45 @@ def log_softmax(x, dim=-1):
     return _C.log_softmax(_as_tensor(x), dim)
 
 
-def _class_indices(targets, where):
-    """Targets as an int64 tensor; float targets are accepted when they hold whole numbers."""
-    if isinstance(targets, Tensor) and targets.dtype == np.int64:
-        return targets
-    arr = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
+class NonIntegerIdError(TypeError, ValueError):
+    """Ids (class indices, token ids) that are not whole numbers.
+
+    Both a TypeError (the wrong kind of value: probabilities, strings) and a
+    ValueError (a float such as 1.9 or NaN), as numpy's AxisError is both a
+    ValueError and an IndexError, so `except` clauses for either catch it.
+    """
+
+
+_INT64_LIMIT = 2.0 ** 63  # floats at or beyond this do not fit an int64 id
+
+
+def integer_ids(values, where, what="ids", noun="ids"):
+    """values as an int64 Tensor. Integer and bool inputs pass; floats pass only when
+    every value is a finite whole number (2.0 -> 2), because truncating 1.9 to 1 or
+    NaN to INT64_MIN would silently pick the wrong row. Anything else raises
+    NonIntegerIdError naming the first offending value and its position."""
+    if isinstance(values, Tensor) and values.dtype == np.int64:
+        return values
+    arr = np.asarray(values.data if isinstance(values, Tensor) else values)
     if arr.dtype.kind in "iub":
         return Tensor(arr.astype(np.int64), dtype=np.int64)
-    if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
-        return Tensor(arr.astype(np.int64), dtype=np.int64)
-    raise TypeError(f"{where}: targets must be integer class indices, got values of dtype {arr.dtype}; "
-                    "pass class ids (e.g. np.int64), not probabilities or one-hot vectors")
+    if arr.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(arr) | (arr != np.round(arr)) | (np.abs(arr) >= _INT64_LIMIT)
+        if not bad.any():
+            return Tensor(arr.astype(np.int64), dtype=np.int64)
+        position = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise NonIntegerIdError(
+            f"{where}: {what} must be integer {noun}, got {arr[position].item()!r} at position {position} "
+            f"(dtype {arr.dtype}, shape {arr.shape}); float {noun} are accepted only when they are whole "
+            f"numbers, so round or cast them deliberately (e.g. np.int64) instead of passing fractions or NaN")
+    raise NonIntegerIdError(f"{where}: {what} must be integer {noun}, got values of dtype {arr.dtype}; "
+                            f"pass an integer array (e.g. np.int64)")
+
+
+def _class_indices(targets, where):
+    """Targets as an int64 tensor (class ids; not probabilities or one-hot vectors)."""
+    return integer_ids(targets, where, "targets", "class indices")
 
 
 class MSELoss(Module):

@@ -19,8 +19,19 @@ The format (https://github.com/huggingface/safetensors, "Format"):
 
 ``save_file`` writes atomically: an interrupted or failed save leaves the
 previous file untouched.
+
+Checksums: the layout checks catch a damaged header, but a flipped bit in
+the data would load as a silently different weight. ``save_file`` therefore
+stores the SHA-256 of every tensor's bytes in ``__metadata__`` under
+``"tinytorch.sha256"`` (a JSON object name -> hex digest; other safetensors
+readers ignore it, as the format allows any str -> str metadata), and
+``load_file`` verifies every digest before returning and removes the key
+from the metadata it returns. Files without the key -- written by other
+safetensors tools or by older tinytorch versions -- still load, unverified:
+refusing them would lock users out of weights they saved.
 """
 
+import hashlib
 import json
 import math
 import os
@@ -54,6 +65,12 @@ _BF16 = "BF16"
 _HEADER_LENGTH_BYTES = 8
 _MAX_HEADER_BYTES = 100_000_000  # the reference implementation's limit
 _METADATA_KEY = "__metadata__"
+_CHECKSUM_KEY = "tinytorch.sha256"  # inside __metadata__: {"<tensor name>": "<sha256 hex>"}
+
+
+def _digest(array: np.ndarray) -> str:
+    """SHA-256 of the bytes the tensor occupies in the file."""
+    return hashlib.sha256(memoryview(array).cast("B") if array.nbytes else b"").hexdigest()
 
 
 # ----------------------------------------------------------------------------
@@ -91,6 +108,9 @@ def _check_metadata(metadata) -> Optional[Dict[str, str]]:
         return None
     if not isinstance(metadata, Mapping):
         raise TypeError(f"save_file: metadata must be a dict of str -> str, got {type(metadata).__name__}")
+    if _CHECKSUM_KEY in metadata:
+        raise ValueError(f"save_file: the metadata key {_CHECKSUM_KEY!r} is reserved for the tensors' "
+                         f"checksums, which save_file computes itself; rename that key")
     for key, value in metadata.items():
         if not isinstance(key, str) or not isinstance(value, str):
             raise TypeError(f"save_file: metadata must map str -> str, got {key!r}: {value!r} "
@@ -100,9 +120,8 @@ def _check_metadata(metadata) -> Optional[Dict[str, str]]:
 
 
 def _build_header(arrays: Dict[str, np.ndarray], metadata: Optional[Dict[str, str]]) -> bytes:
-    header = {}
-    if metadata is not None:
-        header[_METADATA_KEY] = metadata
+    checksums = json.dumps({name: _digest(array) for name, array in arrays.items()}, separators=(",", ":"))
+    header = {_METADATA_KEY: {**(metadata or {}), _CHECKSUM_KEY: checksums}}
     offset = 0
     for name, array in arrays.items():
         header[name] = {"dtype": _dtype_name(array, name),
@@ -275,9 +294,10 @@ def load_file(path) -> Tuple[Dict[str, np.ndarray], Dict[str, str]]:
     """Read a safetensors file -> ``(tensors, metadata)``.
 
     ``tensors`` maps names to new, writable numpy arrays (in file order);
-    ``metadata`` is the ``__metadata__`` dict, or ``{}``. BF16 tensors are
+    ``metadata`` is the ``__metadata__`` dict (without the checksums), or ``{}``. BF16 tensors are
     returned as float32 (exact). Every size and offset is checked against the
-    file before anything is read; problems raise ``CheckpointError``.
+    file before anything is read, and every tensor against its saved SHA-256 when the
+    file has them; problems raise ``CheckpointError``.
     """
     path = os.fspath(path)
     with open(path, "rb") as f:
@@ -294,6 +314,7 @@ def load_file(path) -> Tuple[Dict[str, np.ndarray], Dict[str, str]]:
 
         metadata = _check_metadata_entry(path, header.pop(_METADATA_KEY, {}))
         entries = {name: _check_entry(path, name, entry) for name, entry in header.items()}
+        checksums = _pop_checksums(path, metadata, entries)
         buffer_start = _HEADER_LENGTH_BYTES + header_size
         _check_layout(path, entries, file_size - buffer_start)
 
@@ -310,5 +331,24 @@ def load_file(path) -> Tuple[Dict[str, np.ndarray], Dict[str, str]]:
                     _fail(path, f"tensor {name!r}: the file ended while reading its data")
             if dtype == "BOOL" and array.size and array.view(np.uint8).max() > 1:
                 _fail(path, f"tensor {name!r}: BOOL data must be bytes 0 or 1")
+            if checksums is not None and _digest(array) != checksums[name]:
+                raise CheckpointError(f"load_file: {path!r}: the data of tensor {name!r} does not match the "
+                                      f"checksum saved with it: the file was corrupted after it was written "
+                                      f"(disk or transfer error?). Restore it from a backup or re-download it")
             tensors[name] = _bf16_to_float32(array) if dtype == _BF16 else array
     return tensors, metadata
+
+
+def _pop_checksums(path: str, metadata: Dict[str, str], names) -> Optional[Dict[str, str]]:
+    """The saved digests (None for a file without them), checked to cover exactly the tensors."""
+    if _CHECKSUM_KEY not in metadata:
+        return None
+    try:
+        checksums = json.loads(metadata.pop(_CHECKSUM_KEY))
+    except ValueError as err:
+        _fail(path, f"the {_CHECKSUM_KEY!r} metadata is not valid JSON ({err})")
+    if not isinstance(checksums, dict) or set(checksums) != set(names) \
+            or not all(isinstance(v, str) for v in checksums.values()):
+        _fail(path, f"the {_CHECKSUM_KEY!r} metadata must map every tensor name (and nothing else) to a "
+                    f"SHA-256 digest; the header's tensors and the checksums disagree")
+    return checksums

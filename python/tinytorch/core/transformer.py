@@ -16,9 +16,12 @@ from ..autograd import no_grad
 from .activations import GELU
 from .attention import MultiHeadAttention, causal_mask, mask_kind
 from .embeddings import Embedding, _token_ids
+from .losses import integer_ids
 from .layers import Dropout, Linear
 from .module import Module
 from .tensor import Tensor
+
+_SMALLEST_SAMPLING_TEMPERATURE = 1.0 / np.finfo(np.float64).max  # 1 / T overflows below this
 
 __all__ = ["LayerNorm", "MLP", "TransformerBlock", "GPT", "MultiHeadAttention", "Embedding"]
 
@@ -190,7 +193,7 @@ class GPT(Module):
         return True
 
     def forward(self, tokens):
-        tokens = _token_ids(tokens)
+        tokens = _token_ids(tokens, "GPT")
         if tokens.ndim != 2:
             raise ValueError(f"GPT: tokens must have shape (batch, seq_len), got {tokens.shape}")
         if tokens.shape[1] > self.max_seq_len:
@@ -236,9 +239,7 @@ class GPT(Module):
 
         kind = "tensor" if isinstance(prompt_tokens, Tensor) else "list" if isinstance(prompt_tokens, (list, tuple)) \
             else "numpy"
-        arr = np.asarray(prompt_tokens.data if isinstance(prompt_tokens, Tensor) else prompt_tokens)
-        if arr.dtype.kind not in "iuf" or (arr.dtype.kind == "f" and not np.all(arr == np.round(arr))):
-            raise ValueError(f"generate: prompt_tokens must be integer token ids, got dtype {arr.dtype}")
+        arr = np.asarray(integer_ids(prompt_tokens, "generate", "prompt_tokens", "token ids"))
         if arr.ndim not in (1, 2) or arr.shape[-1] == 0:
             raise ValueError(f"generate: prompt_tokens must be a non-empty (seq,) or (batch, seq) sequence of "
                              f"token ids, got shape {arr.shape}")
@@ -268,9 +269,15 @@ class GPT(Module):
     @staticmethod
     def _pick(logits, temperature, top_k):
         """Next token per row of (batch, vocab) logits."""
-        if temperature == 0:
+        temperature = float(temperature)
+        # Below 1/float64-max (~5.6e-309, e.g. subnormal 1e-320) softmax(logits / T) is
+        # one-hot on the largest logit (up to exact ties): pick it greedily, not by dividing.
+        if temperature < _SMALLEST_SAMPLING_TEMPERATURE:
             return logits.argmax(axis=-1).astype(np.int64)
-        scaled = logits / float(temperature)
+        # Shift before dividing: logits - max <= 0, so a tiny T can only push a score to
+        # -inf (probability exactly 0), never to +inf (inf - inf = NaN).
+        with np.errstate(over="ignore"):
+            scaled = (logits - logits.max(axis=-1, keepdims=True)) / temperature
         if top_k is not None and top_k < scaled.shape[-1]:
             kth = np.sort(scaled, axis=-1)[:, -top_k][:, None]
             scaled = np.where(scaled < kth, -np.inf, scaled)
