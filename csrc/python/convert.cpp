@@ -94,6 +94,8 @@ Tensor tensor_from_py(const py::handle& data, const py::handle& dtype, bool allo
     arr = np.attr("asarray")(data);
     check_element_types(data, arr);
     if (dtype.is_none() && arr.dtype().kind() != 'b') arr = np.attr("asarray")(arr, "float32");
+    // ints beyond int64 give object arrays; numpy's own conversion raises OverflowError for int dtypes
+    else if (arr.dtype().kind() == 'O') arr = np.attr("asarray")(arr, numpy_dtype(dtype_from_py(dtype)));
   }
   char kind = arr.dtype().kind();
   if (kind != 'b' && kind != 'i' && kind != 'u' && kind != 'f')

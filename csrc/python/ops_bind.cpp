@@ -36,6 +36,13 @@ static Tensor with_grad(Tensor t, bool requires_grad) {
   return t;
 }
 
+// The shape, validated under the name the user called (not the kernel's, "full").
+static tt::Shape checked_shape(const py::args& args, const char* op) {
+  tt::Shape s = shape_from_args(args, op);
+  tt::check_shape(s, op);
+  return s;
+}
+
 static DType dtype_or(const py::handle& dtype, DType fallback) {
   return dtype.is_none() ? fallback : dtype_from_py(dtype);
 }
@@ -138,13 +145,13 @@ void bind_ops(py::module_& m) {
 
   // factories
   m.def("zeros", [](const py::args& shape, const py::handle& dtype, bool requires_grad) {
-    return with_grad(tt::ops::full(shape_from_args(shape, "zeros"), 0.0, dtype_or(dtype, DType::Float32)), requires_grad);
+    return with_grad(tt::ops::full(checked_shape(shape, "zeros"), 0.0, dtype_or(dtype, DType::Float32)), requires_grad);
   }, py::kw_only(), py::arg("dtype") = py::none(), py::arg("requires_grad") = false);
   m.def("ones", [](const py::args& shape, const py::handle& dtype, bool requires_grad) {
-    return with_grad(tt::ops::full(shape_from_args(shape, "ones"), 1.0, dtype_or(dtype, DType::Float32)), requires_grad);
+    return with_grad(tt::ops::full(checked_shape(shape, "ones"), 1.0, dtype_or(dtype, DType::Float32)), requires_grad);
   }, py::kw_only(), py::arg("dtype") = py::none(), py::arg("requires_grad") = false);
   m.def("empty", [](const py::args& shape, const py::handle& dtype, bool requires_grad) {
-    return with_grad(Tensor::empty(shape_from_args(shape, "empty"), dtype_or(dtype, DType::Float32)), requires_grad);
+    return with_grad(Tensor::empty(checked_shape(shape, "empty"), dtype_or(dtype, DType::Float32)), requires_grad);
   }, py::kw_only(), py::arg("dtype") = py::none(), py::arg("requires_grad") = false);
   m.def("full", [](const py::handle& shape, double v, const py::handle& dtype, bool requires_grad) {
     return with_grad(tt::ops::full(shape_from_py(shape, "full"), v, dtype_or(dtype, DType::Float32)), requires_grad);
@@ -188,10 +195,10 @@ void bind_ops(py::module_& m) {
   }, py::arg("n"), py::arg("m") = py::none(), py::arg("dtype") = py::none());
   m.def("manual_seed", [](uint64_t s) { tt::ops::manual_seed(s); });
   m.def("rand", [](const py::args& shape, const py::handle& dtype, bool requires_grad) {
-    return with_grad(tt::ops::rand(shape_from_args(shape, "rand"), dtype_or(dtype, DType::Float32)), requires_grad);
+    return with_grad(tt::ops::rand(checked_shape(shape, "rand"), dtype_or(dtype, DType::Float32)), requires_grad);
   }, py::kw_only(), py::arg("dtype") = py::none(), py::arg("requires_grad") = false);
   m.def("randn", [](const py::args& shape, const py::handle& dtype, bool requires_grad) {
-    return with_grad(tt::ops::randn(shape_from_args(shape, "randn"), dtype_or(dtype, DType::Float32)), requires_grad);
+    return with_grad(tt::ops::randn(checked_shape(shape, "randn"), dtype_or(dtype, DType::Float32)), requires_grad);
   }, py::kw_only(), py::arg("dtype") = py::none(), py::arg("requires_grad") = false);
   // numpy's randint(low, high=None, size=None) and PyTorch's randint(high, size)
   // / randint(low, high, size): a tuple or list in the second place is the size.
