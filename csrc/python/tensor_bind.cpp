@@ -123,13 +123,19 @@ static py::object scalar_value(const Tensor& t, const char* what) {
 // shape and numpy's same-kind rule (a float result cannot go into an int tensor).
 // Inside a graph the write is recorded as PyTorch does: t takes over the
 // history of the out-of-place result (like __setitem__ in core/tensor.py).
-// Limitation: another view of the same memory keeps its old history.
+// Only t's history is rebased, so a write into memory another tensor shares
+// (a view, or the base of one) is refused inside a graph: that tensor would
+// keep a history that no longer matches its values.
 static Tensor inplace_binary(BinaryFn f, const char* op, const Tensor& t, const py::handle& b) {
   Tensor o = operand(b, t);
   const bool tracked = tt::GradMode::is_enabled() && (t.requires_grad() || o.requires_grad());
   if (tracked && t.requires_grad() && t.is_leaf())
     throw tt::RuntimeError(std::string(op) + ": a leaf tensor that requires grad is being modified in place; "
                            "update parameters under tinytorch.no_grad() (with tt.no_grad(): w -= lr * w.grad)");
+  if (tracked && t.impl->storage.use_count() > 1)
+    throw tt::RuntimeError(std::string(op) + ": this tensor shares memory with another tensor (a view or its base, "
+                           "or a saved output) and is part of a graph; autograd cannot record the in-place write "
+                           "for both, so use the out-of-place form (y = y " + std::string(op).substr(0, 1) + " x)");
   // A graph that saved t's old value must not see the write: compute from a copy.
   Tensor lhs = tracked ? tt::add(t, tt::ops::scalar_tensor(0, t.dtype())) : t;
   Tensor result = f(lhs, o);

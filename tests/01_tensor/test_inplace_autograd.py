@@ -113,3 +113,14 @@ def test_iop_into_a_plain_tensor_from_a_graph_is_recorded():
     acc += w * 3
     acc.sum().backward()
     np.testing.assert_array_equal(w.grad.numpy(), [3.0, 3.0])
+
+
+def test_iop_on_a_view_inside_a_graph_is_refused():
+    # only the view's history could be rebased; its base would keep a stale one
+    x = tt.Tensor(np.array([1.0, 2.0]), requires_grad=True, dtype=np.float64)
+    y = x * 2
+    v = y[0:1]
+    with pytest.raises(RuntimeError, match=r"\*=: this tensor shares memory with another tensor"):
+        v *= 3
+    with pytest.raises(RuntimeError, match="shares memory"):
+        y += 1  # v is a view of y
