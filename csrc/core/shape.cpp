@@ -18,8 +18,23 @@ std::string shape_str(const Shape& s) {
 
 int64_t numel(const Shape& s) {
   int64_t n = 1;
-  for (int64_t d : s) n *= d;
+  for (int64_t d : s)
+    if (__builtin_mul_overflow(n, d, &n))
+      fail<ValueError>("shape ", shape_str(s), " has more elements than fit in 64 bits");
   return n;
+}
+
+void check_shape(const Shape& s, const char* op) {
+  if (s.size() > kMaxDims)
+    fail<ValueError>(op, ": a tensor can have at most ", kMaxDims, " dimensions, got ", s.size());
+  int64_t bytes = 8;  // the widest dtype, so the check does not depend on it
+  for (int64_t d : s) {
+    if (d < 0)
+      fail<ValueError>(op, ": negative dimension ", d, " in shape ", shape_str(s), "; sizes must be >= 0");
+    if (__builtin_mul_overflow(bytes, d, &bytes))
+      fail<ValueError>(op, ": shape ", shape_str(s),
+                       " has too many elements (more bytes than can be addressed); check the sizes");
+  }
 }
 
 Strides contiguous_strides(const Shape& s) {
@@ -75,6 +90,8 @@ Strides broadcast_strides(const Shape& shape, const Strides& strides, const Shap
 }
 
 Shape infer_reshape(const Shape& requested, int64_t total, const Shape& from) {
+  if (requested.size() > kMaxDims)
+    fail<ValueError>("reshape: a tensor can have at most ", kMaxDims, " dimensions, got ", requested.size());
   Shape out = requested;
   int64_t known = 1, infer_at = -1;
   for (size_t i = 0; i < out.size(); ++i) {
@@ -84,8 +101,10 @@ Shape infer_reshape(const Shape& requested, int64_t total, const Shape& from) {
       infer_at = static_cast<int64_t>(i);
     } else if (out[i] < 0) {
       fail<ValueError>("reshape: invalid size ", out[i], " in ", shape_str(requested));
-    } else {
-      known *= out[i];
+    } else if (__builtin_mul_overflow(known, out[i], &known)) {
+      // A wrapped product could equal `total` and pass the check below.
+      fail<ValueError>("reshape: cannot reshape a tensor of shape ", shape_str(from), " (", total,
+                       " elements) into ", shape_str(requested), ": that many elements overflow 64 bits");
     }
   }
   if (infer_at >= 0) {

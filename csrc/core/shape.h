@@ -13,7 +13,16 @@ using Shape = std::vector<int64_t>;
 using Strides = std::vector<int64_t>;
 
 std::string shape_str(const Shape& s);                  // "(2, 3)"
-int64_t numel(const Shape& s);                          // product, 1 for ()
+// Most dimensions a tensor may have (numpy's limit too): kernels keep
+// per-dim counters on the stack, and 200 size-1 dims is always a bug.
+constexpr size_t kMaxDims = 64;
+
+int64_t numel(const Shape& s);                          // product, 1 for (); ValueError on overflow
+// Rejects negative sizes, more than kMaxDims dims, and element counts whose
+// size in bytes (at 8 bytes per element) would not fit in int64: ValueError
+// naming `op`. Every path that makes a new shape calls it, because a wrapped
+// element count passes the later size checks and then indexes out of bounds.
+void check_shape(const Shape& s, const char* op);
 Strides contiguous_strides(const Shape& s);             // row-major
 bool is_contiguous(const Shape& s, const Strides& st);  // size-1 dims ignored
 

@@ -16,12 +16,8 @@ std::shared_ptr<Storage> Storage::allocate(size_t nbytes) {
 }
 
 Tensor Tensor::empty(const Shape& shape, DType dtype) {
-  int64_t bytes = static_cast<int64_t>(itemsize(dtype));
-  for (int64_t d : shape) {
-    if (d < 0) fail<ValueError>("empty: negative dimension in shape ", shape_str(shape));
-    if (__builtin_mul_overflow(bytes, d, &bytes))
-      fail<ValueError>("empty: a tensor of shape ", shape_str(shape), " would need more bytes than can be addressed");
-  }
+  check_shape(shape, "empty");
+  const int64_t bytes = tt::numel(shape) * static_cast<int64_t>(itemsize(dtype));  // cannot overflow after check_shape
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = Storage::allocate(static_cast<size_t>(bytes));
   impl->shape = shape;
@@ -31,6 +27,9 @@ Tensor Tensor::empty(const Shape& shape, DType dtype) {
 }
 
 Tensor Tensor::view_of(const Tensor& base, Shape shape, Strides strides, int64_t offset) {
+  // Safety net for every view (expand to huge sizes, t[None, None, ...]):
+  // a shape that overflows or has > 64 dims must never reach a kernel.
+  check_shape(shape, "view");
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = base.impl->storage;
   impl->shape = std::move(shape);

@@ -36,6 +36,8 @@ Tensor permute(const Tensor& t, const std::vector<int64_t>& dims) {
 
 Tensor expand(const Tensor& t, const Shape& shape) {
   int64_t n = static_cast<int64_t>(shape.size()), k = t.dim();
+  if (shape.size() > kMaxDims)
+    fail<ValueError>("expand: a tensor can have at most ", kMaxDims, " dimensions, got ", shape.size());
   if (n < k)
     fail<ValueError>("expand: cannot expand shape ", shape_str(t.shape()), " to ",
                      shape_str(shape), " (fewer dimensions)");
@@ -62,6 +64,7 @@ Tensor expand(const Tensor& t, const Shape& shape) {
                        "; only size-1 dimensions can be expanded)");
     }
   }
+  check_shape(s, "expand");  // e.g. (1,) expanded to (2**62, 2**62) overflows the element count
   return Tensor::view_of(t, s, st, t.offset());
 }
 
@@ -131,7 +134,7 @@ std::pair<int64_t, int64_t> adjust_slice(std::optional<int64_t> start, std::opti
     if (hi < 0) hi = std::max<int64_t>(hi + length, 0);
     lo = std::min(lo, length);
     hi = std::min(hi, length);
-    return {lo, hi > lo ? (hi - lo + step - 1) / step : 0};
+    return {lo, hi > lo ? (hi - lo - 1) / step + 1 : 0};  // no overflow for huge steps
   }
   lo = start.value_or(length - 1);
   if (lo < 0) lo = std::max<int64_t>(lo + length, -1);
@@ -143,7 +146,7 @@ std::pair<int64_t, int64_t> adjust_slice(std::optional<int64_t> start, std::opti
   } else {
     hi = -1;
   }
-  return {lo, lo > hi ? (lo - hi + (-step) - 1) / (-step) : 0};
+  return {lo, lo > hi ? (lo - hi - 1) / (-step) + 1 : 0};
 }
 
 Tensor index(const Tensor& t, const std::vector<IndexItem>& items) {
@@ -174,7 +177,7 @@ Tensor index(const Tensor& t, const std::vector<IndexItem>& items) {
         auto [lo, count] = adjust_slice(it.start, it.stop, it.step, t.shape()[d]);
         off += lo * t.strides()[d];
         s.push_back(count);
-        st.push_back(t.strides()[d] * it.step);
+        st.push_back(count > 1 ? t.strides()[d] * it.step : t.strides()[d]);  // a huge step only matters if it is taken
         ++d;
         break;
       }

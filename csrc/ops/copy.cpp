@@ -50,9 +50,40 @@ void copy_strided(const Tensor& dst, const Tensor& src, const Strides& src_strid
                   });
 }
 
+// [first, last] byte addresses a tensor touches (its strides may be negative).
+std::pair<const char*, const char*> byte_range(const Tensor& t) {
+  int64_t lo = 0, hi = 0;
+  for (size_t d = 0; d < t.shape().size(); ++d) {
+    const int64_t reach = (t.shape()[d] - 1) * t.strides()[d];
+    (reach < 0 ? lo : hi) += reach;
+  }
+  const int64_t item = static_cast<int64_t>(itemsize(t.dtype()));
+  return {t.raw_data() + lo * item, t.raw_data() + hi * item + item - 1};
+}
+
+}  // namespace
+
+bool overlaps_unsafely(const Tensor& dst, const Tensor& src) {
+  if (dst.impl->storage != src.impl->storage || dst.numel() == 0 || src.numel() == 0) return false;
+  const bool same_elements = dst.raw_data() == src.raw_data() && dst.dtype() == src.dtype() &&
+                             src.shape() == dst.shape() && src.strides() == dst.strides();
+  if (same_elements) return false;
+  auto [dlo, dhi] = byte_range(dst);
+  auto [slo, shi] = byte_range(src);
+  return dlo <= shi && slo <= dhi;
+}
+
+namespace {
+
 // Copies src (already known to broadcast to dst's shape) into dst, casting.
-void copy_into(const Tensor& dst, const Tensor& src) {
+void copy_into(const Tensor& dst, const Tensor& src_in) {
   if (dst.numel() == 0) return;
+  const bool same_layout_in = src_in.dtype() == dst.dtype() && src_in.numel() == dst.numel() &&
+                              src_in.is_contiguous() && dst.is_contiguous();
+  // memmove handles overlap of two contiguous blocks; any other overlapping
+  // pair is copied through a temporary, or the loop would read values it
+  // has already overwritten (t[...] = t.T).
+  const Tensor src = !same_layout_in && overlaps_unsafely(dst, src_in) ? clone(src_in) : src_in;
   const bool same_layout = src.dtype() == dst.dtype() && src.numel() == dst.numel() &&
                            src.is_contiguous() && dst.is_contiguous();
   if (same_layout) {  // memmove: the one overlap case that is cheap to get right

@@ -487,7 +487,10 @@ void add_(const Tensor& a, const Tensor& b_in, double alpha) {
   if (b_wider_kind)
     fail<TypeError>("add_: cannot add a ", dtype_name(b_in.dtype()), " tensor in place into a ",
                     dtype_name(a.dtype()), " tensor; convert the destination first");
-  const Tensor b = astype(b_in, a.dtype());
+  // astype copies when dtypes differ; otherwise an overlapping strided b
+  // (t.add_(t.T)) must be read from a copy, as in copy_.
+  Tensor b = astype(b_in, a.dtype());
+  if (b.same(b_in) && overlaps_unsafely(a, b)) b = clone(b);
   dispatch(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T s = std::is_same_v<T, uint8_t> ? T(alpha != 0) : static_cast<T>(alpha);

@@ -19,19 +19,6 @@
 namespace tt::ops {
 namespace {
 
-// Rejects negative sizes and element counts whose byte size would overflow.
-void check_shape(const Shape& shape, const char* op) {
-  int64_t total = 1;
-  for (int64_t d : shape) {
-    if (d < 0)
-      fail<ValueError>(op, ": negative dimension ", d, " in shape ", shape_str(shape),
-                       "; sizes must be >= 0");
-    if (d > 0 && total > (std::numeric_limits<int64_t>::max() / 8) / d)
-      fail<ValueError>(op, ": shape ", shape_str(shape), " has too many elements to allocate");
-    total *= d;
-  }
-}
-
 template <class T>
 T cast_value(double v) {
   if constexpr (std::is_same_v<T, uint8_t>)

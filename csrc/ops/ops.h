@@ -25,6 +25,12 @@ void copy_(const Tensor& dst, const Tensor& src);  // src broadcast to dst, cast
 void fill_(const Tensor& dst, double value);       // bumps version
 Tensor reshape(const Tensor& t, const Shape& shape);  // view when possible, else a copy; -1 allowed
 Tensor scalar_tensor(double value, DType dtype);      // 0-d tensor
+// True when writing `dst` element by element could change an element of
+// `src` that is still to be read: both live in the same storage, their byte
+// ranges intersect, and they are not the very same elements in the same
+// order (an exact alias is safe, as each element is read before it is written).
+// In-place ops then read from a copy of src (t[...] = t.T, t.add_(t.T)).
+bool overlaps_unsafely(const Tensor& dst, const Tensor& src);
 
 // ---- elementwise (ops/elementwise.cpp) ----
 enum class BinaryOp { Add, Sub, Mul, Div, Pow, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge };

@@ -41,6 +41,34 @@ static void release_pyobject(void* ctx, char*) {
   Py_DECREF(reinterpret_cast<PyObject*>(ctx));
 }
 
+[[noreturn]] void raise_overflow(const std::string& msg) {
+  PyErr_SetString(PyExc_OverflowError, msg.c_str());
+  throw py::error_already_set();
+}
+
+// numpy happily turns None into nan, strings into floats and drops the
+// imaginary part of complex numbers; only numbers (and bools) make tensors.
+// Object arrays are checked element by element: they also come from ints too
+// big for int64, which are fine for float tensors.
+static void check_element_types(const py::handle& data, const py::array& arr) {
+  char kind = arr.dtype().kind();
+  auto refuse = [&](const py::handle& bad) {
+    throw tt::TypeError("Tensor: cannot make a tensor from " + std::string(py::str(py::type::of(bad).attr("__name__"))) +
+                        " data" + (bad.ptr() == data.ptr() ? "" : " (found inside " +
+                        std::string(py::str(py::type::of(data).attr("__name__"))) + ")") +
+                        "; pass numbers (float, int or bool), nested lists of them or a numpy array");
+  };
+  if (kind == 'b' || kind == 'i' || kind == 'u' || kind == 'f') return;
+  if (kind != 'O') refuse(arr.size() > 0 ? py::object(arr.attr("flat")[py::int_(0)]) : py::object(py::str("")));
+  py::object np = py::module_::import("numpy");
+  py::tuple numeric = py::make_tuple(np.attr("integer"), np.attr("floating"), np.attr("bool_"));
+  for (auto item : arr.attr("ravel")()) {
+    PyObject* o = item.ptr();
+    if (PyLong_Check(o) || PyFloat_Check(o) || PyObject_IsInstance(o, numeric.ptr()) == 1) continue;
+    refuse(item);
+  }
+}
+
 // Default dtype for data without an explicit one.
 static DType default_dtype_for(const py::array& a) {
   char kind = a.dtype().kind();
@@ -64,13 +92,21 @@ Tensor tensor_from_py(const py::handle& data, const py::handle& dtype, bool allo
     // default, as in TinyTorch; bools stay bool.
     py::object np = py::module_::import("numpy");
     arr = np.attr("asarray")(data);
+    check_element_types(data, arr);
     if (dtype.is_none() && arr.dtype().kind() != 'b') arr = np.attr("asarray")(arr, "float32");
+    // ints beyond int64 give object arrays; numpy's own conversion raises OverflowError for int dtypes
+    else if (arr.dtype().kind() == 'O') arr = np.attr("asarray")(arr, numpy_dtype(dtype_from_py(dtype)));
   }
   char kind = arr.dtype().kind();
   if (kind != 'b' && kind != 'i' && kind != 'u' && kind != 'f')
     throw tt::TypeError("Tensor: cannot make a tensor from numpy dtype " + std::string(py::str(arr.dtype())) +
                         "; pass numbers (float, int or bool)");
   DType want = dtype.is_none() ? default_dtype_for(arr) : dtype_from_py(dtype);
+  // uint64 values above 2**63-1 would wrap to negative int64s.
+  if (kind == 'u' && arr.itemsize() == 8 && want == DType::Int64 && arr.size() > 0 &&
+      py::int_(arr.attr("max")()).cast<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
+    raise_overflow("Tensor: uint64 value " + std::string(py::str(arr.attr("max")())) +
+                   " does not fit in int64; convert to float first");
   py::dtype np_want = numpy_dtype(want);
   bool same_dtype = arr.dtype().is(np_want) || arr.dtype().equal(np_want);
   const auto flags = arr.flags();
@@ -102,26 +138,61 @@ Tensor tensor_from_py(const py::handle& data, const py::handle& dtype, bool allo
   return Tensor(std::move(impl));
 }
 
+bool is_operand(const py::handle& obj) {
+  PyObject* o = obj.ptr();
+  if (PyUnicode_Check(o) || PyBytes_Check(o) || o == Py_None) return false;
+  return py::isinstance<tt::TensorImpl>(obj) || PyBool_Check(o) || PyLong_Check(o) || PyFloat_Check(o) ||
+         py::isinstance<py::array>(obj) || PySequence_Check(o) ||
+         py::isinstance(obj, py::module_::import("numpy").attr("generic"));
+}
+
+// A Python int next to a tensor. Integer tensors keep it exact (a double
+// would round values above 2**53) and refuse values outside int64; float
+// tensors take its float value.
+static Tensor int_operand(const py::handle& obj, DType od) {
+  if (tt::is_floating(od)) {
+    double v = PyLong_AsDouble(obj.ptr());  // OverflowError only beyond ~1e308
+    if (v == -1.0 && PyErr_Occurred()) throw py::error_already_set();
+    return tt::ops::scalar_tensor(v, od);
+  }
+  int overflow = 0;
+  long long v = PyLong_AsLongLongAndOverflow(obj.ptr(), &overflow);
+  if (overflow)
+    raise_overflow("Python int " + std::string(py::str(obj)) + " is out of bounds for an int64 tensor "
+                   "(-2**63 to 2**63-1); convert the tensor to float first (t.double())");
+  Tensor out = Tensor::empty({}, DType::Int64);
+  *out.data<int64_t>() = v;
+  return out;
+}
+
 Tensor operand(const py::handle& obj, const Tensor& other) {
   if (py::isinstance<tt::TensorImpl>(obj)) return obj.cast<Tensor>();
   DType od = other.dtype();
   if (PyBool_Check(obj.ptr())) return tt::ops::scalar_tensor(obj.ptr() == Py_True ? 1.0 : 0.0, od);
-  if (PyLong_Check(obj.ptr())) {
-    double v = static_cast<double>(PyLong_AsLongLong(obj.ptr()));
-    if (PyErr_Occurred()) {
-      PyErr_Clear();
-      v = PyLong_AsDouble(obj.ptr());
-    }
-    return tt::ops::scalar_tensor(v, od == DType::Bool ? DType::Int64 : od);
-  }
+  if (PyLong_Check(obj.ptr())) return int_operand(obj, od);
   if (PyFloat_Check(obj.ptr()))
     return tt::ops::scalar_tensor(PyFloat_AS_DOUBLE(obj.ptr()), tt::is_floating(od) ? od : DType::Float32);
-  if (py::isinstance<py::array>(obj)) return tensor_from_py(obj, py::none());
-  if (PyNumber_Check(obj.ptr()) && !PySequence_Check(obj.ptr()))  // numpy scalars
-    return tensor_from_py(py::module_::import("numpy").attr("asarray")(obj), py::none());
-  if (PySequence_Check(obj.ptr())) return tensor_from_py(obj, py::none());
-  throw py::type_error("unsupported operand type " + std::string(py::str(py::type::of(obj))) +
-                       " for a tinytorch Tensor; use a Tensor, numpy array or Python number");
+  if (!is_operand(obj))
+    throw py::type_error("unsupported operand type " + std::string(py::str(py::type::of(obj))) +
+                         " for a tinytorch Tensor; use a Tensor, numpy array or Python number");
+  py::array arr = py::module_::import("numpy").attr("asarray")(obj);
+  // Unsigned numpy integers (np.uint64(2**64-1)) next to a float tensor are
+  // taken as floats, like a big Python int; next to an int tensor they must fit int64.
+  if (arr.dtype().kind() == 'u' && tt::is_floating(od)) return tensor_from_py(arr, numpy_dtype(od));
+  return tensor_from_py(PyList_Check(obj.ptr()) || PyTuple_Check(obj.ptr()) ? obj : py::handle(arr), py::none());
+}
+
+int64_t int_from_py(const py::handle& obj, const char* op, const char* what) {
+  if (PyFloat_Check(obj.ptr()) || !PyIndex_Check(obj.ptr()))
+    throw tt::TypeError(std::string(op) + ": " + what + " must be an integer, got " +
+                        std::string(py::str(py::type::of(obj).attr("__name__"))) + " " + std::string(py::repr(obj)));
+  py::object i = py::reinterpret_steal<py::object>(PyNumber_Index(obj.ptr()));
+  if (!i) throw py::error_already_set();
+  int overflow = 0;
+  long long v = PyLong_AsLongLongAndOverflow(i.ptr(), &overflow);
+  if (overflow)
+    throw tt::ValueError(std::string(op) + ": " + what + " " + std::string(py::str(i)) + " is too large (limit 2**63-1)");
+  return v;
 }
 
 py::array to_numpy_view(const Tensor& t, const py::handle& owner) {
@@ -132,22 +203,39 @@ py::array to_numpy_view(const Tensor& t, const py::handle& owner) {
   return py::array(numpy_dtype(t.dtype()), shape, strides, t.raw_data(), owner);
 }
 
-std::vector<int64_t> axes_from_py(const py::handle& axis) {
+// An int-like argument, not a tensor or array with several elements.
+static bool is_single_int(const py::handle& obj) {
+  if (py::isinstance<tt::TensorImpl>(obj)) return obj.cast<Tensor>().dim() == 0;
+  return !py::isinstance<py::array>(obj) && !PyFloat_Check(obj.ptr()) && PyIndex_Check(obj.ptr());
+}
+
+std::vector<int64_t> axes_from_py(const py::handle& axis, const char* op) {
   std::vector<int64_t> axes;
   if (axis.is_none()) return axes;
-  if (PyLong_Check(axis.ptr())) return {axis.cast<int64_t>()};
-  for (auto a : axis) axes.push_back(a.cast<int64_t>());
+  if (is_single_int(axis)) return {int_from_py(axis, op, "axis")};
+  if (!PyTuple_Check(axis.ptr()) && !PyList_Check(axis.ptr()))
+    throw tt::TypeError(std::string(op) + ": axis must be None, an int or a tuple of ints, got " +
+                        std::string(py::str(py::type::of(axis).attr("__name__"))) + " " + std::string(py::repr(axis)));
+  for (auto a : axis) axes.push_back(int_from_py(a, op, "axis"));
   if (axes.empty()) throw tt::ValueError("axis=() reduces nothing; pass None to reduce over all axes");
   return axes;
 }
 
-tt::Shape shape_from_args(const py::args& args) {
+tt::Shape shape_from_py(const py::handle& shape, const char* op) {
+  if (is_single_int(shape)) return {int_from_py(shape, op, "a dimension")};
+  if (!PyTuple_Check(shape.ptr()) && !PyList_Check(shape.ptr()) && !py::isinstance<py::array>(shape) &&
+      !py::isinstance<tt::TensorImpl>(shape))
+    throw tt::TypeError(std::string(op) + ": the shape must be ints or a tuple/list of ints, got " +
+                        std::string(py::str(py::type::of(shape).attr("__name__"))) + " " + std::string(py::repr(shape)));
   tt::Shape s;
-  if (args.size() == 1 && !PyLong_Check(args[0].ptr())) {
-    for (auto d : args[0]) s.push_back(d.cast<int64_t>());
-    return s;
-  }
-  for (auto d : args) s.push_back(d.cast<int64_t>());
+  for (auto d : shape) s.push_back(int_from_py(d, op, "a dimension"));
+  return s;
+}
+
+tt::Shape shape_from_args(const py::args& args, const char* op) {
+  if (args.size() == 1) return shape_from_py(args[0], op);
+  tt::Shape s;
+  for (auto d : args) s.push_back(int_from_py(d, op, "a dimension"));
   return s;
 }
 

@@ -38,11 +38,24 @@ py::dtype numpy_dtype(DType d);
 Tensor tensor_from_py(const py::handle& data, const py::handle& dtype, bool allow_zero_copy = true);
 // An operand next to a tensor: Python scalars take the tensor's kind (float
 // scalar with an int tensor gives float32), everything else goes through tensor_from_py.
+// Integers that do not fit an integer tensor raise OverflowError (numpy does
+// too) instead of wrapping.
 Tensor operand(const py::handle& obj, const Tensor& other);
+// True for what operand() accepts (tensor, number, array, numpy scalar,
+// list/tuple); comparisons return NotImplemented for anything else, so
+// `t == None` is False as in PyTorch.
+bool is_operand(const py::handle& obj);
+// Raises Python's OverflowError (the core has no such exception type).
+[[noreturn]] void raise_overflow(const std::string& msg);
+// An integer argument (int, numpy integer, anything with __index__) or a
+// TypeError naming `op` and `what`; too-large values raise ValueError.
+int64_t int_from_py(const py::handle& obj, const char* op, const char* what);
 // numpy array viewing the tensor's memory; `owner` keeps it alive.
 py::array to_numpy_view(const Tensor& t, const py::handle& owner);
 // axis=None|int|sequence (and the dim= alias) to a list of axes (empty = all)
-std::vector<int64_t> axes_from_py(const py::handle& axis);
-tt::Shape shape_from_args(const py::args& args);  // f(2, 3) or f((2, 3)) or f([2, 3])
+std::vector<int64_t> axes_from_py(const py::handle& axis, const char* op = "reduction");
+// f(2, 3) or f((2, 3)) or f([2, 3]); TypeError for non-integers
+tt::Shape shape_from_args(const py::args& args, const char* op = "shape");
+tt::Shape shape_from_py(const py::handle& shape, const char* op);  // int or sequence of ints
 
 }  // namespace ttpy

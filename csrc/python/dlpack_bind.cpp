@@ -66,7 +66,24 @@ void capsule_destructor_versioned(PyObject* capsule) {
 void bind_dlpack(py::module_& m) {
   auto cls = py::reinterpret_borrow<py::class_<tt::TensorImpl, tt::TensorPtr>>(m.attr("Tensor"));
   cls.def("__dlpack_device__", [](const tt::TensorImpl&) { return py::make_tuple(static_cast<int>(dl::kDLCPU), 0); });
-  cls.def("__dlpack__", [](const tt::Tensor& t, py::kwargs kwargs) {
+  // The array-API signature: __dlpack__(*, stream=None, max_version=None, dl_device=None, copy=None).
+  cls.def("__dlpack__", [](const tt::Tensor& t_in, const py::handle& stream, const py::handle& max_version,
+                           const py::handle& dl_device, const py::handle& copy) {
+    if (!stream.is_none())  // the spec: CPU has no streams, so only None is meaningful
+      throw py::value_error("__dlpack__: stream must be None for a CPU tensor, got " + std::string(py::repr(stream)));
+    if (!dl_device.is_none()) {
+      auto dev = dl_device.cast<py::tuple>();
+      if (dev.size() != 2 || dev[0].cast<int>() != dl::kDLCPU || dev[1].cast<int>() != 0)
+        throw py::buffer_error("__dlpack__: tinytorch tensors live on the CPU (device (1, 0)); cannot export to device " +
+                               std::string(py::repr(dl_device)));
+    }
+    // copy=True: the consumer must get memory of its own (np.from_dlpack(t, copy=True)).
+    const bool copied = !copy.is_none() && copy.cast<bool>();
+    const tt::Tensor t = copied ? tt::ops::clone(t_in) : t_in;
+    for (int64_t st : t.strides())
+      if (st < 0)  // DLPack allows them, but consumers (PyTorch) abort on them
+        throw py::buffer_error("__dlpack__: cannot export a tensor with negative strides (e.g. t[::-1]); "
+                               "call .contiguous() first");
     auto* e = new Export{t, t.shape(), t.strides(), {}};
     dl::DataType dt{};
     switch (t.dtype()) {
@@ -80,10 +97,10 @@ void bind_dlpack(py::module_& m) {
     // A consumer that understands DLPack 1.x asks with max_version; it gets a
     // versioned, writable export (the legacy one is read-only to numpy).
     bool versioned = false;
-    if (kwargs.contains("max_version") && !kwargs["max_version"].is_none())
-      versioned = kwargs["max_version"].cast<py::tuple>()[0].cast<int>() >= 1;
+    if (!max_version.is_none()) versioned = max_version.cast<py::tuple>()[0].cast<int>() >= 1;
     if (versioned) {
-      e->versioned = dl::ManagedTensorVersioned{{1, 0}, e, &delete_export_versioned, 0, view};
+      constexpr uint64_t kIsCopied = 1ULL << 1;  // DLPACK_FLAG_BITMASK_IS_COPIED
+      e->versioned = dl::ManagedTensorVersioned{{1, 0}, e, &delete_export_versioned, copied ? kIsCopied : 0, view};
       PyObject* cap = PyCapsule_New(&e->versioned, "dltensor_versioned", capsule_destructor_versioned);
       if (!cap) {
         delete e;
@@ -100,7 +117,8 @@ void bind_dlpack(py::module_& m) {
       throw py::error_already_set();
     }
     return py::reinterpret_steal<py::object>(cap);
-  });
+  }, py::kw_only(), py::arg("stream") = py::none(), py::arg("max_version") = py::none(),
+     py::arg("dl_device") = py::none(), py::arg("copy") = py::none());
 }
 
 }  // namespace ttpy

@@ -36,6 +36,13 @@ static Tensor with_grad(Tensor t, bool requires_grad) {
   return t;
 }
 
+// The shape, validated under the name the user called (not the kernel's, "full").
+static tt::Shape checked_shape(const py::args& args, const char* op) {
+  tt::Shape s = shape_from_args(args, op);
+  tt::check_shape(s, op);
+  return s;
+}
+
 static DType dtype_or(const py::handle& dtype, DType fallback) {
   return dtype.is_none() ? fallback : dtype_from_py(dtype);
 }
@@ -138,19 +145,16 @@ void bind_ops(py::module_& m) {
 
   // factories
   m.def("zeros", [](const py::args& shape, const py::handle& dtype, bool requires_grad) {
-    return with_grad(tt::ops::full(shape_from_args(shape), 0.0, dtype_or(dtype, DType::Float32)), requires_grad);
+    return with_grad(tt::ops::full(checked_shape(shape, "zeros"), 0.0, dtype_or(dtype, DType::Float32)), requires_grad);
   }, py::kw_only(), py::arg("dtype") = py::none(), py::arg("requires_grad") = false);
   m.def("ones", [](const py::args& shape, const py::handle& dtype, bool requires_grad) {
-    return with_grad(tt::ops::full(shape_from_args(shape), 1.0, dtype_or(dtype, DType::Float32)), requires_grad);
+    return with_grad(tt::ops::full(checked_shape(shape, "ones"), 1.0, dtype_or(dtype, DType::Float32)), requires_grad);
   }, py::kw_only(), py::arg("dtype") = py::none(), py::arg("requires_grad") = false);
   m.def("empty", [](const py::args& shape, const py::handle& dtype, bool requires_grad) {
-    return with_grad(Tensor::empty(shape_from_args(shape), dtype_or(dtype, DType::Float32)), requires_grad);
+    return with_grad(Tensor::empty(checked_shape(shape, "empty"), dtype_or(dtype, DType::Float32)), requires_grad);
   }, py::kw_only(), py::arg("dtype") = py::none(), py::arg("requires_grad") = false);
   m.def("full", [](const py::handle& shape, double v, const py::handle& dtype, bool requires_grad) {
-    tt::Shape s;
-    if (PyLong_Check(shape.ptr())) s.push_back(shape.cast<int64_t>());
-    else for (auto d : shape) s.push_back(d.cast<int64_t>());
-    return with_grad(tt::ops::full(s, v, dtype_or(dtype, DType::Float32)), requires_grad);
+    return with_grad(tt::ops::full(shape_from_py(shape, "full"), v, dtype_or(dtype, DType::Float32)), requires_grad);
   }, py::arg("shape"), py::arg("fill_value"), py::arg("dtype") = py::none(), py::arg("requires_grad") = false);
   m.def("zeros_like", [](const Tensor& t, const py::handle& dtype, bool requires_grad) {
     return with_grad(tt::ops::full(t.shape(), 0.0, dtype_or(dtype, t.dtype())), requires_grad);
@@ -161,11 +165,28 @@ void bind_ops(py::module_& m) {
   m.def("full_like", [](const Tensor& t, double v, const py::handle& dtype) {
     return tt::ops::full(t.shape(), v, dtype_or(dtype, t.dtype()));
   }, py::arg("t"), py::arg("fill_value"), py::arg("dtype") = py::none());
-  m.def("arange", [](double start, py::object stop, double step, const py::handle& dtype) {
-    double lo = start, hi;
-    if (stop.is_none()) { lo = 0; hi = start; } else { hi = stop.cast<double>(); }
-    return tt::ops::arange(lo, hi, step, dtype_or(dtype, DType::Float32));
-  }, py::arg("start"), py::arg("stop") = py::none(), py::arg("step") = 1.0, py::arg("dtype") = py::none());
+  // Integer arguments (Python or numpy ints) without a dtype give int64, like numpy.
+  m.def("arange", [](const py::handle& start, const py::handle& stop, const py::handle& step, const py::handle& dtype) {
+    auto is_int = [](const py::handle& v) {
+      return v.is_none() || (!PyFloat_Check(v.ptr()) && !py::isinstance<py::array>(v) && PyIndex_Check(v.ptr()));
+    };
+    auto num = [](const py::handle& v, const char* what) {
+      if (PyFloat_Check(v.ptr())) return PyFloat_AS_DOUBLE(v.ptr());
+      PyObject* f = PyNumber_Float(v.ptr());
+      if (!f) {
+        PyErr_Clear();
+        throw tt::TypeError(std::string("arange: ") + what + " must be a number, got " +
+                            std::string(py::str(py::type::of(v).attr("__name__"))));
+      }
+      double d = PyFloat_AS_DOUBLE(f);
+      Py_DECREF(f);
+      return d;
+    };
+    DType fallback = is_int(start) && is_int(stop) && is_int(step) ? DType::Int64 : DType::Float32;
+    double lo = num(start, "start"), hi, st = step.is_none() ? 1.0 : num(step, "step");
+    if (stop.is_none()) { hi = lo; lo = 0; } else { hi = num(stop, "stop"); }
+    return tt::ops::arange(lo, hi, st, dtype_or(dtype, fallback));
+  }, py::arg("start"), py::arg("stop") = py::none(), py::arg("step") = py::none(), py::arg("dtype") = py::none());
   m.def("linspace", [](double a, double b, int64_t n, const py::handle& dtype) {
     return tt::ops::linspace(a, b, n, dtype_or(dtype, DType::Float32));
   }, py::arg("start"), py::arg("stop"), py::arg("num") = 50, py::arg("dtype") = py::none());
@@ -174,18 +195,21 @@ void bind_ops(py::module_& m) {
   }, py::arg("n"), py::arg("m") = py::none(), py::arg("dtype") = py::none());
   m.def("manual_seed", [](uint64_t s) { tt::ops::manual_seed(s); });
   m.def("rand", [](const py::args& shape, const py::handle& dtype, bool requires_grad) {
-    return with_grad(tt::ops::rand(shape_from_args(shape), dtype_or(dtype, DType::Float32)), requires_grad);
+    return with_grad(tt::ops::rand(checked_shape(shape, "rand"), dtype_or(dtype, DType::Float32)), requires_grad);
   }, py::kw_only(), py::arg("dtype") = py::none(), py::arg("requires_grad") = false);
   m.def("randn", [](const py::args& shape, const py::handle& dtype, bool requires_grad) {
-    return with_grad(tt::ops::randn(shape_from_args(shape), dtype_or(dtype, DType::Float32)), requires_grad);
+    return with_grad(tt::ops::randn(checked_shape(shape, "randn"), dtype_or(dtype, DType::Float32)), requires_grad);
   }, py::kw_only(), py::arg("dtype") = py::none(), py::arg("requires_grad") = false);
-  m.def("randint", [](int64_t low, py::object high, py::object size) {
-    int64_t lo = low, hi;
-    if (high.is_none()) { lo = 0; hi = low; } else { hi = high.cast<int64_t>(); }
-    tt::Shape s;
-    if (size.is_none()) s = {};
-    else if (PyLong_Check(size.ptr())) s = {size.cast<int64_t>()};
-    else for (auto d : size) s.push_back(d.cast<int64_t>());
+  // numpy's randint(low, high=None, size=None) and PyTorch's randint(high, size)
+  // / randint(low, high, size): a tuple or list in the second place is the size.
+  m.def("randint", [](const py::handle& low, py::object high, py::object size) {
+    if (size.is_none() && (PyTuple_Check(high.ptr()) || PyList_Check(high.ptr()))) {
+      size = high;
+      high = py::none();
+    }
+    int64_t lo = int_from_py(low, "randint", "low"), hi;
+    if (high.is_none()) { hi = lo; lo = 0; } else { hi = int_from_py(high, "randint", "high"); }
+    tt::Shape s = size.is_none() ? tt::Shape{} : shape_from_py(size, "randint");
     return tt::ops::randint(lo, hi, s);
   }, py::arg("low"), py::arg("high") = py::none(), py::arg("size") = py::none());
 }

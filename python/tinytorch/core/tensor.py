@@ -28,6 +28,8 @@ class _Size(int):
 def _repr(self):
     body = np.array2string(np.asarray(self), separator=", ", prefix="Tensor(")
     extras = []
+    if self._numel == 0 and self.ndim != 1:  # "[]" alone hides the shape, so show it like numpy
+        extras.append(f"shape={self.shape}")
     if self.dtype != np.float32:
         extras.append(f"dtype={self.dtype}")
     if self.grad_fn is not None:
@@ -145,13 +147,20 @@ def _requires_grad_(self, requires_grad=True):
     return self
 
 
-def _prod(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+def _check_no_out(out, op):
+    # numpy functions (np.prod(t), np.any(t)) pass out=None; anything else is unsupported
+    if out is not None:
+        raise TypeError(f"{op}: out= is not supported by tinytorch; use the returned tensor instead")
+
+
+def _prod(self, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None, out=None):
     """Product over `axis` (all axes when None), differentiable (ProdBackward handles zeros)."""
+    _check_no_out(out, "prod")
     if dim is not None:
         axis = dim
     if keepdim is not None:
         keepdims = keepdim
-    return _C._prod(self, axis, keepdims)
+    return _C._prod(self if dtype is None else self.astype(dtype), axis, keepdims)
 
 
 def _tolist(self):
@@ -177,12 +186,19 @@ def _to(self, *args, **kwargs):
     return self
 
 
-def _any(self):
-    return bool(np.asarray(self).any())
+def _any(self, axis=None, keepdims=False, *, out=None):
+    """A Python bool over all elements; a bool Tensor when an axis is given (numpy's np.any(t, axis))."""
+    _check_no_out(out, "any")
+    if axis is None and not keepdims:
+        return bool(np.asarray(self).any())
+    return Tensor(np.asarray(self).any(axis=axis, keepdims=keepdims))
 
 
-def _all(self):
-    return bool(np.asarray(self).all())
+def _all(self, axis=None, keepdims=False, *, out=None):
+    _check_no_out(out, "all")
+    if axis is None and not keepdims:
+        return bool(np.asarray(self).all())
+    return Tensor(np.asarray(self).all(axis=axis, keepdims=keepdims))
 
 
 _methods = {
