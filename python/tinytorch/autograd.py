@@ -6,6 +6,7 @@ their own backward that the engine calls in order with the C++ nodes;
 gradcheck compares gradients against central finite differences.
 """
 import functools
+import inspect
 
 import numpy as np
 
@@ -26,9 +27,19 @@ def _seed(output, gradient, name="backward"):
         return None
     if isinstance(gradient, Tensor):
         g = gradient if gradient.dtype == output.dtype else gradient.astype(output.dtype)
+    elif isinstance(gradient, (bool, str, bytes)) or not (np.isscalar(gradient) or
+                                                            isinstance(gradient, (np.ndarray, list, tuple))):
+        raise TypeError(f"{name}: gradient must be a Tensor, a number or array-like numbers, "
+                        f"got {type(gradient).__name__}")
     elif np.isscalar(gradient):
         g = Tensor(np.full(output.shape, gradient, dtype=output.dtype), dtype=output.dtype)
     else:
+        # np.array would turn None entries into NaN (a silently wrong gradient): reject them.
+        raw = np.array(gradient, dtype=object) if isinstance(gradient, (list, tuple)) else gradient
+        if raw.dtype == object and any(not isinstance(v, (int, float, np.number)) or isinstance(v, bool)
+                                       for v in raw.reshape(-1)):
+            raise TypeError(f"{name}: gradient {gradient!r} contains non-numbers (None?); pass a Tensor "
+                            f"of the output's shape {output.shape}, or None for an implicit one")
         g = Tensor(np.array(gradient, dtype=output.dtype), dtype=output.dtype)
     if g.shape != output.shape:
         if g._numel == 1 and output._numel == 1:
@@ -43,6 +54,14 @@ def _as_list(x):
     if x is None:
         return []
     return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def _check_tensors(xs, what, name):
+    """A None (or other non-tensor) among outputs/inputs is a TypeError here, not a crash in C++."""
+    for i, t in enumerate(xs):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name}: {what}[{i}] is a {type(t).__name__}, not a Tensor; "
+                            f"pass only tensors as {what}")
 
 
 def _seeds_for(outputs, seeds, n):
@@ -60,6 +79,9 @@ def _seeds_for(outputs, seeds, n):
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulate gradients of `tensors` into the .grad of the leaves (PyTorch semantics)."""
     outs = _as_list(tensors)
+    _check_tensors(outs, "tensors", "backward")
+    if inputs is not None:
+        _check_tensors(_as_list(inputs), "inputs", "backward")
     seeds = _seeds_for(tensors, grad_tensors, len(outs))
     if retain_graph is None:
         retain_graph = create_graph
@@ -77,6 +99,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     """Gradients of `outputs` with respect to `inputs`, returned (not accumulated into .grad)."""
     outs = _as_list(outputs)
     ins = _as_list(inputs)
+    _check_tensors(outs, "outputs", "autograd.grad")
+    _check_tensors(ins, "inputs", "autograd.grad")
     seeds = _seeds_for(outputs, grad_outputs, len(outs))
     if retain_graph is None:
         retain_graph = create_graph
@@ -114,6 +138,8 @@ class _GradModeContext:
         if not callable(fn):
             raise TypeError(f"{type(self).__name__}() decorates functions; got {type(fn).__name__}")
         enabled = self.enabled
+        if inspect.isgeneratorfunction(fn):
+            return _wrap_generator(fn, enabled)
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
@@ -124,6 +150,50 @@ class _GradModeContext:
             finally:
                 _C._set_grad_enabled(prev)
         return wrapper
+
+
+class _grad_mode:
+    """Sets grad mode for a with-block and restores the previous one."""
+
+    def __init__(self, enabled):
+        self.enabled = enabled
+
+    def __enter__(self):
+        self.prev = _C.is_grad_enabled()
+        _C._set_grad_enabled(self.enabled)
+
+    def __exit__(self, *exc):
+        _C._set_grad_enabled(self.prev)
+        return False
+
+
+def _wrap_generator(fn, enabled):
+    """A decorated generator runs its body in between yields, each time resumed
+    by the caller: set the mode around every resumption, and hand the caller's
+    mode back at each yield (as torch's _DecoratorContextManager does)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        gen = fn(*args, **kwargs)
+        try:
+            with _grad_mode(enabled):
+                response = gen.send(None)
+            while True:
+                try:
+                    request = yield response
+                except GeneratorExit:
+                    with _grad_mode(enabled):
+                        gen.close()
+                    raise
+                except BaseException as exc:  # thrown in by the caller: deliver it inside the mode
+                    with _grad_mode(enabled):
+                        response = gen.throw(exc)
+                else:
+                    with _grad_mode(enabled):
+                        response = gen.send(request)
+        except StopIteration as e:
+            return e.value
+    return wrapper
 
 
 class no_grad(_GradModeContext):
