@@ -234,7 +234,8 @@ void bind_autograd(py::module_& m) {
       throw tt::TypeError("register_hook: hook must be callable (a function taking the gradient), got " +
                           py::str(py::type::handle_of(fn).attr("__name__")).cast<std::string>());
     return tt::register_hook(t, python_hook(std::move(fn)));
-  });
+  }, "Registers fn on t's gradient. fn lives as long as t's graph: a closure referencing t itself is a\n"
+     "cycle through C++ that Python's collector cannot free; capture t.detach() (or a weakref) instead.");
   m.def("_remove_hook", [](const Tensor& t, int id) {
     require_tensor(t, "remove_hook");
     tt::remove_hook(t, id);

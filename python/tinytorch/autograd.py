@@ -4,6 +4,13 @@ backward()/grad() hand the graph to the C++ engine; no_grad/enable_grad
 switch its thread-local grad mode; Function lets students write an op with
 their own backward that the engine calls in order with the C++ nodes;
 gradcheck compares gradients against central finite differences.
+
+Hooks and memory: t.register_hook(fn) keeps fn alive as long as t's graph.
+A hook whose closure references t itself (lambda g: g * t) makes a cycle
+through the C++ graph that Python's garbage collector cannot see, so t, fn
+and the whole graph behind t are never freed (PyTorch 2.13 leaks here too).
+Capture the value instead: `tv = t.detach()` before registering, then use
+tv in the hook (or hold t through a weakref.ref).
 """
 import functools
 import inspect
@@ -335,6 +342,26 @@ class FunctionCtx:
         self._released = True
 
 
+def _detach_outputs(value, outputs, depth=0):
+    """`value` with every Function output in it replaced by output.detach().
+    Plain lists, tuples, namedtuples and dicts are rebuilt (never mutated),
+    and only when they contain an output. Other objects are left alone (see
+    the note in Function's docstring)."""
+    if isinstance(value, Tensor):
+        return value.detach() if any(value is o for o in outputs) else value
+    kind = type(value)
+    is_namedtuple = isinstance(value, tuple) and hasattr(value, "_fields")
+    if depth > 8 or not (kind in (list, tuple, dict) or is_namedtuple):
+        return value
+    if kind is dict:
+        items = {k: _detach_outputs(v, outputs, depth + 1) for k, v in value.items()}
+        return value if all(items[k] is v for k, v in value.items()) else items
+    items = [_detach_outputs(v, outputs, depth + 1) for v in value]
+    if all(a is b for a, b in zip(items, value)):
+        return value
+    return kind(*items) if is_namedtuple else kind(items)
+
+
 class Function:
     """Write an op with its own backward:
 
@@ -354,6 +381,14 @@ class Function:
     per output and returns one per forward argument (None for non-tensors or
     inputs that need none). If backward is written with differentiable ops,
     double backward through it works too.
+
+    Memory: the graph lives in C++, where Python's garbage collector cannot
+    see it, so a reference cycle through it is never collected. An output
+    kept on ctx would make one (output -> node -> ctx -> output); apply()
+    therefore stores outputs found on ctx (directly, or in lists, tuples or
+    dicts) detached, which backward can use as values. An output hidden
+    inside any other object (ctx.state = MyObj(y)) still leaks the whole
+    graph: save it with ctx.save_for_backward(y) instead.
     """
 
     @staticmethod
@@ -381,10 +416,12 @@ class Function:
             # Outputs that alias an input get their own tensor object so the input keeps its history.
             outputs = tuple(o.detach() if any(o is a for a in args) else o for o in outputs)
             ctx._pack(outputs)
-            # An output kept as a plain ctx attribute would close the same cycle as above.
+            # An output kept on ctx (directly or inside lists/tuples/dicts)
+            # would close the same cycle as above: keep it detached instead.
             for key, value in list(vars(ctx).items()):
-                if isinstance(value, Tensor) and any(value is o for o in outputs):
-                    setattr(ctx, key, value.detach())
+                kept = _detach_outputs(value, outputs)
+                if kept is not value:
+                    setattr(ctx, key, kept)
             _C._record_function(cls.backward, ctx, ctx._name, list(args), list(outputs))
         else:
             ctx._pack(outputs)
