@@ -43,8 +43,7 @@ def _seed(output, gradient, name="backward"):
     else:
         # np.array would turn None entries into NaN (a silently wrong gradient): reject them.
         raw = np.array(gradient, dtype=object) if isinstance(gradient, (list, tuple)) else gradient
-        if raw.dtype == object and any(not isinstance(v, (int, float, np.number)) or isinstance(v, bool)
-                                       for v in raw.reshape(-1)):
+        if raw.dtype == object and any(v is None or isinstance(v, (str, bytes)) for v in raw.reshape(-1)):
             raise TypeError(f"{name}: gradient {gradient!r} contains non-numbers (None?); pass a Tensor "
                             f"of the output's shape {output.shape}, or None for an implicit one")
         g = Tensor(np.array(gradient, dtype=output.dtype), dtype=output.dtype)
