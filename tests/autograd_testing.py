@@ -74,3 +74,18 @@ def reduced_count(shape, axis):
 
 def grad_fn_name(t):
     return type(t.grad_fn).__name__
+
+
+def run_isolated(code, timeout=300):
+    """Run `code` in a fresh interpreter and return its stdout. Used for
+    reproductions that once crashed the interpreter: a regression then shows
+    as this test failing (exit code -11 = SIGSEGV), not as a dead pytest."""
+    import subprocess
+    import sys
+    import textwrap
+
+    r = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                       timeout=timeout)
+    assert r.returncode == 0, (f"subprocess exited with {r.returncode} (negative: killed by that signal)\n"
+                               f"stdout:\n{r.stdout}\nstderr:\n{r.stderr}")
+    return r.stdout

@@ -21,6 +21,10 @@ Tensor pow(const Tensor& a, const Tensor& b);
 Tensor maximum(const Tensor& a, const Tensor& b);
 Tensor minimum(const Tensor& a, const Tensor& b);
 Tensor compare(ops::BinaryOp op, const Tensor& a, const Tensor& b);  // never differentiable
+// `value` (a mask or sign computed from `of`) as a function of `of` with zero
+// derivative (StepBackward), when grad mode is on and `of` requires grad; as in
+// PyTorch, a second derivative through relu/abs/sign is then zeros, not an error.
+Tensor zero_grad_of(const Tensor& value, const Tensor& of);
 Tensor apply_unary(ops::UnaryOp op, const Tensor& a);                       // neg, abs, exp, ... gelu
 inline Tensor neg(const Tensor& a) { return apply_unary(ops::UnaryOp::Neg, a); }
 inline Tensor exp(const Tensor& a) { return apply_unary(ops::UnaryOp::Exp, a); }

@@ -116,6 +116,13 @@ struct MaximumBackward : Node {  // ga = g where a > b (half on ties), gb = the 
 };
 struct MinimumBackward : MaximumBackward { TT_NODE(MinimumBackward) };
 
+struct StepBackward : Node {  // ga = 0: a piecewise-constant function (sign, a mask)
+  TT_NODE(StepBackward)
+  Shape shape;
+  DType dtype = DType::Float32;
+  TensorList apply(TensorList&&) override { return {ops::full(shape, 0.0, dtype)}; }
+};
+
 struct NegBackward : Node {  // ga = -g
   TT_NODE(NegBackward)
   TensorList apply(TensorList&& g) override { return {neg(g[0])}; }
@@ -199,7 +206,9 @@ struct ReLUBackward : Node {  // ga = g * (a > 0)
   TensorList apply(TensorList&& g) override {
     check_not_released();
     Tensor o = out.unpack(*this);
-    return {mul(g[0], astype(compare(ops::BinaryOp::Gt, o, scalar(0, o)), g[0].dtype()))};
+    // The mask is linked to the output with zero derivative (zero_grad_of), so
+    // under create_graph this gradient stays a function of the input, as in PyTorch.
+    return {mul(g[0], zero_grad_of(astype(compare(ops::BinaryOp::Gt, o, scalar(0, o)), g[0].dtype()), o))};
   }
   void release_saved() override { out.reset(); released = true; }
 };

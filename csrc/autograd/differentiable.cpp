@@ -117,10 +117,21 @@ template <class N> void save_in(N& n, const Tensor& a) { n.a = SavedTensor(a); }
 template <class N> void save_out(N& n, const Tensor& out) { n.out = SavedTensor(out, true); }
 }  // namespace
 
+Tensor zero_grad_of(const Tensor& value, const Tensor& of) {
+  if (!any_needs({&of})) return value;
+  auto n = make_node<StepBackward>({&of});
+  n->shape = of.shape();
+  n->dtype = of.dtype();
+  Tensor out = Tensor::view_of(value, value.shape(), value.strides(), value.offset());  // never relink the caller's
+  set_history(out, n);
+  return out;
+}
+
 Tensor apply_unary(ops::UnaryOp op, const Tensor& a) {
   using U = ops::UnaryOp;
   Tensor out = ops::unary(op, a);
-  if (!any_needs({&a}) || op == U::Sign || op == U::LogicalNot) return out;  // sign: zero gradient
+  if (op == U::Sign) return zero_grad_of(out, a);
+  if (!any_needs({&a}) || op == U::LogicalNot) return out;
   auto in_node = [&](auto node) { save_in(*node, a); set_history(out, node); return out; };
   auto out_node = [&](auto node) { set_history(out, node); save_out(*node, out); return out; };
   switch (op) {

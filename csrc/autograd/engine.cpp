@@ -77,6 +77,17 @@ Tensor accumulate(const Tensor& have, const Tensor& g) {
 
 TensorList run_backward(const TensorList& roots, const TensorList& seeds, bool retain_graph,
                         bool create_graph, const TensorList& inputs, bool allow_unused) {
+  // Checked here, not only in the bindings, so no caller can make the loops
+  // below dereference a null tensor or read past the seeds.
+  if (seeds.size() != roots.size())
+    fail<ValueError>("backward: got ", seeds.size(), " gradients for ", roots.size(),
+                     " outputs; pass one gradient (or None) per output");
+  for (size_t i = 0; i < roots.size(); ++i)
+    if (!roots[i].defined())
+      fail<TypeError>("backward: output ", i, " is None, not a Tensor; pass only tensors as outputs");
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (!inputs[i].defined())
+      fail<TypeError>("autograd.grad: input ", i, " is None, not a Tensor; pass only tensors as inputs");
   GradModeGuard grad_mode(create_graph);
 
   // Root edges and their seeds.
@@ -199,8 +210,13 @@ TensorList run_backward(const TensorList& roots, const TensorList& seeds, bool r
     if (grads.empty()) grads.resize(node->num_outputs());
 
     // Tensor hooks: on a non-leaf they sit on its grad_fn (pre-hooks), on a
-    // leaf they belong to the tensor its AccumulateGrad feeds.
-    for (auto& h : node->pre_hooks) {
+    // leaf they belong to the tensor its AccumulateGrad feeds. A hook may
+    // register or remove hooks (even itself), which would reallocate the
+    // vector under the loop, so iterate over a copy taken now: as in PyTorch,
+    // the hooks present when this node starts are the ones that run, and a
+    // copy keeps each callable alive while it runs.
+    const std::vector<Node::PreHook> pre_hooks = node->pre_hooks;
+    for (const auto& h : pre_hooks) {
       if (h.id < 0 && !accumulate_into_leaves) continue;  // retain_grad(): only for backward()
       Tensor& g = grads[h.output_nr];
       if (!g.defined()) continue;
@@ -208,11 +224,13 @@ TensorList run_backward(const TensorList& roots, const TensorList& seeds, bool r
       if (r.defined()) g = r;
     }
     auto* sink = dynamic_cast<AccumulateGrad*>(node);
-    if (sink && sink->variable->meta && grads[0].defined())
-      for (auto& [id, hook] : sink->variable->meta->hooks) {
+    if (sink && sink->variable->meta && grads[0].defined()) {
+      const auto leaf_hooks = sink->variable->meta->hooks;  // a copy, as above
+      for (const auto& [id, hook] : leaf_hooks) {
         Tensor r = hook(grads[0]);
         if (r.defined()) grads[0] = r;
       }
+    }
     auto cap = captures.find(node);
     if (cap != captures.end())
       for (auto& [slot, idx] : cap->second) captured[idx] = accumulate(captured[idx], grads[slot]);

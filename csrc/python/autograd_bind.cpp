@@ -25,6 +25,12 @@ struct GilObject {
   }
 };
 
+// pybind11 turns None into a null Tensor; every entry point taking a tensor
+// checks, so None gives a TypeError instead of a null dereference.
+static void require_tensor(const Tensor& t, const char* what) {
+  if (!t.defined()) throw tt::TypeError(std::string(what) + ": expected a Tensor, got None");
+}
+
 static tt::TensorHook python_hook(py::object fn) {
   auto holder = std::make_shared<GilObject>(std::move(fn));
   return [holder](const Tensor& g) -> Tensor {
@@ -49,6 +55,12 @@ struct PyFunctionNode : Node {
   std::vector<tt::Shape> in_shapes;  // per edge
 
   std::string name() const override { return fn_name; }
+  // "Square" for the node "SquareBackward": the user's class, for messages.
+  std::string class_name() const {
+    const std::string suffix = "Backward";
+    bool has = fn_name.size() > suffix.size() && fn_name.compare(fn_name.size() - suffix.size(), suffix.size(), suffix) == 0;
+    return has ? fn_name.substr(0, fn_name.size() - suffix.size()) : fn_name;
+  }
   uint32_t num_outputs() const override { return static_cast<uint32_t>(out_shapes.size()); }
 
   tt::TensorList apply(tt::TensorList&& grads) override {
@@ -75,15 +87,29 @@ struct PyFunctionNode : Node {
     ctx->obj.attr("_node") = py::none();
     py::tuple res = py::isinstance<py::tuple>(result) ? py::reinterpret_borrow<py::tuple>(result)
                                                       : py::make_tuple(result);
-    if (res.size() != arg_to_edge.size())
+    // Extra trailing Nones are accepted, as PyTorch does (handy when forward
+    // has optional arguments); anything else must match forward's arguments.
+    size_t n_res = res.size();
+    while (n_res > arg_to_edge.size() && res[n_res - 1].is_none()) --n_res;
+    if (n_res != arg_to_edge.size())
       throw tt::RuntimeError(fn_name + ": backward returned " + std::to_string(res.size()) +
                              " gradients, but forward took " + std::to_string(arg_to_edge.size()) +
                              " arguments; return one gradient per forward argument (None for non-tensors)");
     tt::TensorList out(next_edges.size());
-    for (size_t i = 0; i < res.size(); ++i) {
+    for (size_t i = 0; i < n_res; ++i) {
       int e = arg_to_edge[i];
       py::handle r = res[i];
       if (r.is_none() || e < 0) continue;
+      // A Tensor, or array-like numbers (ndarray, list, scalar); a str or
+      // other object would otherwise fail deep in the conversion, unnamed.
+      bool numeric = py::isinstance<tt::TensorImpl>(r) || py::isinstance<py::array>(r) ||
+                     py::isinstance<py::list>(r) || py::isinstance<py::tuple>(r) ||
+                     py::isinstance<py::float_>(r) || py::isinstance<py::int_>(r);
+      if (!numeric)
+        throw tt::TypeError(class_name() + ".backward returned a " +
+                            py::str(py::type::handle_of(r).attr("__name__")).cast<std::string>() +
+                            " as gradient " + std::to_string(i) + "; return a Tensor (or None) for each forward "
+                            "argument");
       Tensor g = py::isinstance<tt::TensorImpl>(r) ? r.cast<Tensor>() : tensor_from_py(r, py::none());
       if (g.shape() != in_shapes[e])
         throw tt::RuntimeError(fn_name + ": backward returned a gradient of shape " + tt::shape_str(g.shape()) +
@@ -150,6 +176,7 @@ void bind_autograd(py::module_& m) {
   TT_NODE_TYPE(TakeBackward) TT_NODE_TYPE(EmbeddingBackward) TT_NODE_TYPE(DropoutBackward)
   TT_NODE_TYPE(LayerNormBackward) TT_NODE_TYPE(CrossEntropyBackward) TT_NODE_TYPE(MSEBackward)
   TT_NODE_TYPE(BCEBackward) TT_NODE_TYPE(ErfBackward) TT_NODE_TYPE(ProdBackward)
+  TT_NODE_TYPE(StepBackward)
 #undef TT_NODE_TYPE
   py::class_<tt::MinimumBackward, tt::MaximumBackward, std::shared_ptr<tt::MinimumBackward>>(m, "MinimumBackward");
   py::class_<tt::MinBackward, tt::MaxBackward, std::shared_ptr<tt::MinBackward>>(m, "MinBackward");
@@ -189,12 +216,30 @@ void bind_autograd(py::module_& m) {
         if (g.shape() != t.shape())
           throw tt::ValueError("grad: assigned gradient has shape " + tt::shape_str(g.shape()) +
                                " but the tensor has shape " + tt::shape_str(t.shape()));
+        if (g.dtype() != t.dtype())
+          throw tt::TypeError(std::string("grad: assigned grad has data of a different type (") +
+                              tt::dtype_name(g.dtype()) + ") than the tensor (" + tt::dtype_name(t.dtype()) +
+                              "); convert it first, e.g. g.astype(" + tt::dtype_name(t.dtype()) + ")");
+        // Backward adds into .grad in place: an expanded (stride-0) view would
+        // add every contribution into the one shared element, so a
+        // non-contiguous gradient is stored as a contiguous copy.
+        if (!g.is_contiguous()) g = tt::ops::contiguous(g);
         t.impl->autograd().grad = g.impl;
       });
   cls.def("retain_grad", [](const Tensor& t) { tt::retain_grad(t); });
   cls.def_property_readonly("retains_grad", [](const Tensor& t) { return t.impl->meta && t.impl->meta->retains_grad; });
-  m.def("_register_hook", [](const Tensor& t, py::object fn) { return tt::register_hook(t, python_hook(std::move(fn))); });
-  m.def("_remove_hook", [](const Tensor& t, int id) { tt::remove_hook(t, id); });
+  m.def("_register_hook", [](const Tensor& t, py::object fn) {
+    require_tensor(t, "register_hook");
+    if (!PyCallable_Check(fn.ptr()))
+      throw tt::TypeError("register_hook: hook must be callable (a function taking the gradient), got " +
+                          py::str(py::type::handle_of(fn).attr("__name__")).cast<std::string>());
+    return tt::register_hook(t, python_hook(std::move(fn)));
+  }, "Registers fn on t's gradient. fn lives as long as t's graph: a closure referencing t itself is a\n"
+     "cycle through C++ that Python's collector cannot free; capture t.detach() (or a weakref) instead.");
+  m.def("_remove_hook", [](const Tensor& t, int id) {
+    require_tensor(t, "remove_hook");
+    tt::remove_hook(t, id);
+  });
 
   m.def("_run_backward", [](const std::vector<Tensor>& roots, const std::vector<std::optional<Tensor>>& seeds,
                             bool retain_graph, bool create_graph, const std::vector<Tensor>& inputs, bool allow_unused) {
@@ -232,6 +277,7 @@ void bind_autograd(py::module_& m) {
         node->arg_to_edge.push_back(-1);
       }
     }
+    for (auto& o : outputs) require_tensor(o, "_record_function");
     for (size_t i = 0; i < outputs.size(); ++i) {
       node->out_shapes.push_back(outputs[i].shape());
       node->out_dtypes.push_back(outputs[i].dtype());
@@ -243,6 +289,8 @@ void bind_autograd(py::module_& m) {
   // A saved output of a custom Function, stored detached, as a function of
   // its inputs again (grad_fn = the Function's node), for double backward.
   m.def("_relink_output", [](const Tensor& t, const std::shared_ptr<Node>& node, uint32_t output_nr) {
+    require_tensor(t, "_relink_output");
+    if (!node) throw tt::TypeError("_relink_output: expected a Node, got None");
     Tensor v = Tensor::view_of(t, t.shape(), t.strides(), t.offset());
     tt::set_history(v, node, output_nr);
     return v;
@@ -250,6 +298,8 @@ void bind_autograd(py::module_& m) {
   // After an in-place write recorded as `updated` (see core/tensor.py's
   // __setitem__), `t` takes updated's place in the graph.
   m.def("_rebase_history", [](const Tensor& t, const Tensor& updated) {
+    require_tensor(t, "_rebase_history");
+    require_tensor(updated, "_rebase_history");
     if (!updated.requires_grad() || !updated.grad_fn())
       throw tt::RuntimeError("_rebase_history: the updated tensor has no graph to take over");
     auto& m = t.impl->autograd();
@@ -258,6 +308,7 @@ void bind_autograd(py::module_& m) {
     t.impl->requires_grad = true;
   });
   m.def("_prod", [](const Tensor& t, const py::handle& axis, bool keepdims) {
+    require_tensor(t, "prod");
     return tt::prod(t, axes_from_py(axis), keepdims);
   }, py::arg("t"), py::arg("axis") = py::none(), py::arg("keepdims") = false);
 }

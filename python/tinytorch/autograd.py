@@ -4,8 +4,16 @@ backward()/grad() hand the graph to the C++ engine; no_grad/enable_grad
 switch its thread-local grad mode; Function lets students write an op with
 their own backward that the engine calls in order with the C++ nodes;
 gradcheck compares gradients against central finite differences.
+
+Hooks and memory: t.register_hook(fn) keeps fn alive as long as t's graph.
+A hook whose closure references t itself (lambda g: g * t) makes a cycle
+through the C++ graph that Python's garbage collector cannot see, so t, fn
+and the whole graph behind t are never freed (PyTorch 2.13 leaks here too).
+Capture the value instead: `tv = t.detach()` before registering, then use
+tv in the hook (or hold t through a weakref.ref).
 """
 import functools
+import inspect
 
 import numpy as np
 
@@ -26,9 +34,18 @@ def _seed(output, gradient, name="backward"):
         return None
     if isinstance(gradient, Tensor):
         g = gradient if gradient.dtype == output.dtype else gradient.astype(output.dtype)
+    elif isinstance(gradient, (bool, str, bytes)) or not (np.isscalar(gradient) or
+                                                            isinstance(gradient, (np.ndarray, list, tuple))):
+        raise TypeError(f"{name}: gradient must be a Tensor, a number or array-like numbers, "
+                        f"got {type(gradient).__name__}")
     elif np.isscalar(gradient):
         g = Tensor(np.full(output.shape, gradient, dtype=output.dtype), dtype=output.dtype)
     else:
+        # np.array would turn None entries into NaN (a silently wrong gradient): reject them.
+        raw = np.array(gradient, dtype=object) if isinstance(gradient, (list, tuple)) else gradient
+        if raw.dtype == object and any(v is None or isinstance(v, (str, bytes)) for v in raw.reshape(-1)):
+            raise TypeError(f"{name}: gradient {gradient!r} contains non-numbers (None?); pass a Tensor "
+                            f"of the output's shape {output.shape}, or None for an implicit one")
         g = Tensor(np.array(gradient, dtype=output.dtype), dtype=output.dtype)
     if g.shape != output.shape:
         if g._numel == 1 and output._numel == 1:
@@ -43,6 +60,14 @@ def _as_list(x):
     if x is None:
         return []
     return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def _check_tensors(xs, what, name):
+    """A None (or other non-tensor) among outputs/inputs is a TypeError here, not a crash in C++."""
+    for i, t in enumerate(xs):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name}: {what}[{i}] is a {type(t).__name__}, not a Tensor; "
+                            f"pass only tensors as {what}")
 
 
 def _seeds_for(outputs, seeds, n):
@@ -60,6 +85,9 @@ def _seeds_for(outputs, seeds, n):
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulate gradients of `tensors` into the .grad of the leaves (PyTorch semantics)."""
     outs = _as_list(tensors)
+    _check_tensors(outs, "tensors", "backward")
+    if inputs is not None:
+        _check_tensors(_as_list(inputs), "inputs", "backward")
     seeds = _seeds_for(tensors, grad_tensors, len(outs))
     if retain_graph is None:
         retain_graph = create_graph
@@ -77,6 +105,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     """Gradients of `outputs` with respect to `inputs`, returned (not accumulated into .grad)."""
     outs = _as_list(outputs)
     ins = _as_list(inputs)
+    _check_tensors(outs, "outputs", "autograd.grad")
+    _check_tensors(ins, "inputs", "autograd.grad")
     seeds = _seeds_for(outputs, grad_outputs, len(outs))
     if retain_graph is None:
         retain_graph = create_graph
@@ -114,6 +144,8 @@ class _GradModeContext:
         if not callable(fn):
             raise TypeError(f"{type(self).__name__}() decorates functions; got {type(fn).__name__}")
         enabled = self.enabled
+        if inspect.isgeneratorfunction(fn):
+            return _wrap_generator(fn, enabled)
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
@@ -124,6 +156,50 @@ class _GradModeContext:
             finally:
                 _C._set_grad_enabled(prev)
         return wrapper
+
+
+class _grad_mode:
+    """Sets grad mode for a with-block and restores the previous one."""
+
+    def __init__(self, enabled):
+        self.enabled = enabled
+
+    def __enter__(self):
+        self.prev = _C.is_grad_enabled()
+        _C._set_grad_enabled(self.enabled)
+
+    def __exit__(self, *exc):
+        _C._set_grad_enabled(self.prev)
+        return False
+
+
+def _wrap_generator(fn, enabled):
+    """A decorated generator runs its body in between yields, each time resumed
+    by the caller: set the mode around every resumption, and hand the caller's
+    mode back at each yield (as torch's _DecoratorContextManager does)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        gen = fn(*args, **kwargs)
+        try:
+            with _grad_mode(enabled):
+                response = gen.send(None)
+            while True:
+                try:
+                    request = yield response
+                except GeneratorExit:
+                    with _grad_mode(enabled):
+                        gen.close()
+                    raise
+                except BaseException as exc:  # thrown in by the caller: deliver it inside the mode
+                    with _grad_mode(enabled):
+                        response = gen.throw(exc)
+                else:
+                    with _grad_mode(enabled):
+                        response = gen.send(request)
+        except StopIteration as e:
+            return e.value
+    return wrapper
 
 
 class no_grad(_GradModeContext):
@@ -265,6 +341,26 @@ class FunctionCtx:
         self._released = True
 
 
+def _detach_outputs(value, outputs, depth=0):
+    """`value` with every Function output in it replaced by output.detach().
+    Plain lists, tuples, namedtuples and dicts are rebuilt (never mutated),
+    and only when they contain an output. Other objects are left alone (see
+    the note in Function's docstring)."""
+    if isinstance(value, Tensor):
+        return value.detach() if any(value is o for o in outputs) else value
+    kind = type(value)
+    is_namedtuple = isinstance(value, tuple) and hasattr(value, "_fields")
+    if depth > 8 or not (kind in (list, tuple, dict) or is_namedtuple):
+        return value
+    if kind is dict:
+        items = {k: _detach_outputs(v, outputs, depth + 1) for k, v in value.items()}
+        return value if all(items[k] is v for k, v in value.items()) else items
+    items = [_detach_outputs(v, outputs, depth + 1) for v in value]
+    if all(a is b for a, b in zip(items, value)):
+        return value
+    return kind(*items) if is_namedtuple else kind(items)
+
+
 class Function:
     """Write an op with its own backward:
 
@@ -284,6 +380,14 @@ class Function:
     per output and returns one per forward argument (None for non-tensors or
     inputs that need none). If backward is written with differentiable ops,
     double backward through it works too.
+
+    Memory: the graph lives in C++, where Python's garbage collector cannot
+    see it, so a reference cycle through it is never collected. An output
+    kept on ctx would make one (output -> node -> ctx -> output); apply()
+    therefore stores outputs found on ctx (directly, or in lists, tuples or
+    dicts) detached, which backward can use as values. An output hidden
+    inside any other object (ctx.state = MyObj(y)) still leaks the whole
+    graph: save it with ctx.save_for_backward(y) instead.
     """
 
     @staticmethod
@@ -311,10 +415,12 @@ class Function:
             # Outputs that alias an input get their own tensor object so the input keeps its history.
             outputs = tuple(o.detach() if any(o is a for a in args) else o for o in outputs)
             ctx._pack(outputs)
-            # An output kept as a plain ctx attribute would close the same cycle as above.
+            # An output kept on ctx (directly or inside lists/tuples/dicts)
+            # would close the same cycle as above: keep it detached instead.
             for key, value in list(vars(ctx).items()):
-                if isinstance(value, Tensor) and any(value is o for o in outputs):
-                    setattr(ctx, key, value.detach())
+                kept = _detach_outputs(value, outputs)
+                if kept is not value:
+                    setattr(ctx, key, kept)
             _C._record_function(cls.backward, ctx, ctx._name, list(args), list(outputs))
         else:
             ctx._pack(outputs)

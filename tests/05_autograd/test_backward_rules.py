@@ -119,6 +119,11 @@ def _(draw):
     return tt.abs, (unary_leaf(draw, away_from_zero=0.1),)
 
 
+@case("StepBackward")  # sign (and relu/abs masks under create_graph): zero derivative
+def _(draw):
+    return tt.sign, (unary_leaf(draw, away_from_zero=0.1),)
+
+
 @case("SinBackward")
 def _(draw):
     return tt.sin, (unary_leaf(draw),)
