@@ -14,6 +14,9 @@ template <>
 struct type_caster<tt::Tensor> {
   PYBIND11_TYPE_CASTER(tt::Tensor, const_name("Tensor"));
   bool load(handle src, bool convert) {
+    // None is not a Tensor: the holder caster would load it as a null pointer that
+    // crashes the first kernel to touch it. Optional arguments are std::optional<Tensor>.
+    if (src.is_none()) return false;
     make_caster<std::shared_ptr<tt::TensorImpl>> inner;
     if (!inner.load(src, convert)) return false;
     value = tt::Tensor(cast_op<std::shared_ptr<tt::TensorImpl>>(inner));

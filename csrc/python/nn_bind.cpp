@@ -29,18 +29,35 @@ AttentionMask mask_from_py(const std::string& kind, const std::optional<Tensor>&
   return m;
 }
 
-Tensor item_tensor(const py::handle& h) { return h.is_none() ? Tensor() : h.cast<Tensor>(); }
+// A parameter from a Python sequence: weights and norms are required; biases may be None.
+Tensor param_tensor(const py::handle& h, const char* what, bool optional) {
+  if (h.is_none()) {
+    if (optional) return Tensor();
+    throw tt::TypeError(std::string(what) + ": a weight is None; every weight and norm parameter must be a Tensor");
+  }
+  if (!py::isinstance<tt::TensorImpl>(h))
+    throw tt::TypeError(std::string(what) + ": expected Tensor parameters, got " +
+                        std::string(py::str(py::type::of(h).attr("__name__"))));
+  return h.cast<Tensor>();
+}
+Tensor weight(const py::handle& h, const char* what) { return param_tensor(h, what, false); }
+Tensor bias(const py::handle& h, const char* what) { return param_tensor(h, what, true); }
+
+tt::nn::AttentionParams attention_from_py(const py::sequence& s, size_t at, const char* what) {
+  return {weight(s[at], what),     bias(s[at + 1], what), weight(s[at + 2], what), bias(s[at + 3], what),
+          weight(s[at + 4], what), bias(s[at + 5], what), weight(s[at + 6], what), bias(s[at + 7], what)};
+}
 
 // (gamma, beta, eps, wq, bq, wk, bk, wv, bv, wo, bo, gamma2, beta2, eps2, w1, b1, w2, b2)
 tt::nn::BlockParams block_from_py(const py::handle& seq) {
   py::sequence s = py::reinterpret_borrow<py::sequence>(seq);
   if (s.size() != 18) throw tt::ValueError("transformer block: expected 18 parameters, got " + std::to_string(s.size()));
   tt::nn::BlockParams p;
-  p.ln1 = {item_tensor(s[0]), item_tensor(s[1]), s[2].cast<double>()};
-  p.attn = {item_tensor(s[3]), item_tensor(s[4]), item_tensor(s[5]), item_tensor(s[6]),
-            item_tensor(s[7]), item_tensor(s[8]), item_tensor(s[9]), item_tensor(s[10])};
-  p.ln2 = {item_tensor(s[11]), item_tensor(s[12]), s[13].cast<double>()};
-  p.mlp = {item_tensor(s[14]), item_tensor(s[15]), item_tensor(s[16]), item_tensor(s[17])};
+  const char* what = "transformer block";
+  p.ln1 = {weight(s[0], what), weight(s[1], what), s[2].cast<double>()};
+  p.attn = attention_from_py(s, 3, what);
+  p.ln2 = {weight(s[11], what), weight(s[12], what), s[13].cast<double>()};
+  p.mlp = {weight(s[14], what), bias(s[15], what), weight(s[16], what), bias(s[17], what)};
   return p;
 }
 
@@ -99,9 +116,7 @@ void bind_nn(py::module_& m) {
   m.def("_nn_mha", [](const Tensor& x, const py::sequence& params, int64_t num_heads,
                       const std::optional<Tensor>& mask, const std::string& kind) {
     if (params.size() != 8) throw tt::ValueError("MultiHeadAttention: expected 8 parameters");
-    tt::nn::AttentionParams p{item_tensor(params[0]), item_tensor(params[1]), item_tensor(params[2]),
-                              item_tensor(params[3]), item_tensor(params[4]), item_tensor(params[5]),
-                              item_tensor(params[6]), item_tensor(params[7])};
+    tt::nn::AttentionParams p = attention_from_py(params, 0, "MultiHeadAttention");
     AttentionMask am = mask_from_py(kind, mask);
     return without_gil([&] { return tt::nn::multi_head_attention(x, p, num_heads, am); });
   });
