@@ -143,3 +143,14 @@ def test_keyboard_interrupt_from_a_hook_propagates_unchanged():
     # The engine is usable afterwards (nothing left half-run).
     (x * 3).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
+
+
+def test_removable_handle_is_a_context_manager():
+    x = tt.Tensor([1.0, 2.0], requires_grad=True)
+    with x.register_hook(lambda g: g * 10) as handle:
+        (x * x).sum().backward()
+    np.testing.assert_array_equal(x.grad, [20.0, 40.0])  # 2x * 10 while registered
+    assert handle is not None
+    x.grad = None
+    (x * x).sum().backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 4.0])  # removed on leaving the block

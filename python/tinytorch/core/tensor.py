@@ -126,7 +126,11 @@ def _backward(self, gradient=None, retain_graph=None, create_graph=False, inputs
 
 
 class RemovableHandle:
-    """Returned by register_hook; remove() unregisters the hook."""
+    """Returned by register_hook; remove() unregisters the hook.
+
+    Also a context manager, as in PyTorch: `with t.register_hook(fn): ...`
+    removes the hook when the block ends.
+    """
 
     def __init__(self, tensor, hook_id):
         self._tensor, self._id = tensor, hook_id
@@ -136,9 +140,23 @@ class RemovableHandle:
             _C._remove_hook(self._tensor, self._id)
             self._tensor = None
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+        return False
+
 
 def _register_hook(self, fn):
-    """fn(grad) runs when this tensor's gradient is computed; it may return a replacement."""
+    """fn(grad) runs when this tensor's gradient is computed; it may return a replacement.
+
+    The hook is kept alive by the tensor's graph. A hook whose closure refers
+    to the tensor itself (`y.register_hook(lambda g: g * y)`) makes a reference
+    cycle through C++ that Python's garbage collector cannot see, so neither is
+    ever freed (PyTorch leaks here too). Capture what the hook needs before
+    registering it instead: `yd = y.detach(); y.register_hook(lambda g: g * yd)`.
+    """
     return RemovableHandle(self, _C._register_hook(self, fn))
 
 
