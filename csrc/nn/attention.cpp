@@ -23,7 +23,7 @@
 #include "autograd/grad_mode.h"
 #include "core/views.h"
 #include "nn/nn_backward.h"
-#include "nn/parallel.h"
+#include "ops/parallel.h"
 #include "ops/ops.h"
 
 namespace tt::nn {
@@ -213,7 +213,7 @@ void fused_forward(const T* qkv, T* out, T* probs, const FusedShape& s, MaskKind
   const int64_t T_ = s.T, ld = 3 * s.D, Tp = padded_row(T_, simd_width<T>());
   const T scale = T(1) / std::sqrt(T(s.hd));
   const auto iota = lane_index<T>();
-  parallel_jobs(s.B * s.H, 4.0 * s.B * s.H * T_ * T_ * s.hd, [&](int64_t begin, int64_t end, int64_t) {
+  parallel_for(s.B * s.H, 4.0 * s.B * s.H * T_ * T_ * s.hd, [&](int64_t begin, int64_t end) {
     for (int64_t bh = begin; bh < end; ++bh) {
       const int64_t b = bh / s.H, h = bh % s.H;
       const T* Q = qkv + b * T_ * ld + h * s.hd;
@@ -241,7 +241,7 @@ void fused_backward(const T* g, const T* qkv, const T* probs, T* dqkv, const Fus
   const int64_t T_ = s.T, ld = 3 * s.D, Tp = padded_row(T_, simd_width<T>());
   const T scale = T(1) / std::sqrt(T(s.hd));
   const auto iota = lane_index<T>();
-  parallel_jobs(s.B * s.H, 4.0 * s.B * s.H * T_ * T_ * s.hd, [&](int64_t begin, int64_t end, int64_t) {
+  parallel_for(s.B * s.H, 4.0 * s.B * s.H * T_ * T_ * s.hd, [&](int64_t begin, int64_t end) {
     Scratch<T> dS(T_ * Tp);  // one per worker
     for (int64_t bh = begin; bh < end; ++bh) {
       const int64_t b = bh / s.H, h = bh % s.H;

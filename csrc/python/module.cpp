@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/allocator.h"
+#include "ops/parallel.h"
 #include "python/convert.h"
 
 extern "C" {
@@ -52,6 +53,7 @@ static const char* simd_level() {
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "tinytorch C++ core: tensors, kernels, autograd engine";
+  tt::num_threads();  // switches OpenBLAS to one thread before its first call (ops/parallel.h)
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
@@ -80,20 +82,27 @@ PYBIND11_MODULE(_C, m) {
     d["simd"] = ttpy::simd_level();
     d["blas_core"] = std::string(openblas_get_corename());
     d["blas_config"] = std::string(openblas_get_config());
-    d["blas_threads"] = openblas_get_num_threads();
+    d["blas_threads"] = tt::num_threads();  // ours: OpenBLAS itself runs single-threaded (ops/parallel.h)
     d["compiler"] = std::string(__VERSION__);
     return d;
   });
   m.def("_empty_cache", &tt::empty_block_cache, "Return the memory of freed large tensors, kept for reuse, to the system.");
-  m.def("_set_blas_threads", [](int n) { openblas_set_num_threads(n); });
+  m.def("_set_blas_threads", [](int n) {
+    if (n < 1) throw tt::ValueError("set_num_threads: the thread count must be >= 1, got " + std::to_string(n));
+    tt::set_num_threads(n);
+  });
+  m.def("_get_num_threads", [] { return tt::num_threads(); });
   m.def("_blas_sgemm_gflops", [](int n, int reps) {
     // Times cblas_sgemm directly on n x n matrices (the benchmark's "OpenBLAS itself" row).
+    // OpenBLAS's own threads, as many as tinytorch uses, for this measurement only.
     std::vector<float> a(static_cast<size_t>(n) * n, 1.0f), b(a), c(a);
     py::gil_scoped_release nogil;
+    openblas_set_num_threads(tt::num_threads());
     auto t0 = std::chrono::steady_clock::now();
     for (int r = 0; r < reps; ++r)
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    openblas_set_num_threads(1);
     return 2.0 * n * n * static_cast<double>(n) * reps / s / 1e9;
   });
 }

@@ -78,6 +78,23 @@ def from_dlpack(obj):
     return Tensor(arr, dtype=arr.dtype)
 
 
+def set_num_threads(n):
+    """Threads tinytorch uses for matmul and attention (as torch.set_num_threads).
+
+    The default is what OpenBLAS would use (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS
+    or the core count). tinytorch splits each product across its own threads
+    and keeps OpenBLAS single-threaded: measured faster here (docs/design.md).
+    """
+    if isinstance(n, _builtins.bool) or not isinstance(n, (_builtins.int, _np.integer)):
+        raise TypeError(f"set_num_threads: expected an int, got {type(n).__name__}")
+    _C._set_blas_threads(_builtins.int(n))
+
+
+def get_num_threads():
+    """Threads tinytorch uses for matmul and attention."""
+    return _C._get_num_threads()
+
+
 def show_config(file=None):
     """Print the version, BLAS library, the kernel core it selected, its threads and the SIMD level."""
     import os
@@ -89,7 +106,8 @@ def show_config(file=None):
     print(f"  BLAS library : OpenBLAS ({info['blas_config'].strip()})", file=out)
     print(f"  BLAS core    : {info['blas_core']} (OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')})",
           file=out)
-    print(f"  BLAS threads : {info['blas_threads']}", file=out)
+    print(f"  BLAS threads : {info['blas_threads']} (tinytorch's own; each OpenBLAS call is single-threaded)",
+          file=out)
     print(f"  SIMD (build) : {info['simd']}", file=out)
     print(f"  compiler     : {info['compiler']}", file=out)
     print(f"  numpy        : {_np.__version__}", file=out)

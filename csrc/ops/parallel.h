@@ -1,0 +1,37 @@
+// tinytorch runs its own threads for BLAS work and keeps OpenBLAS itself
+// single-threaded. Measured here with Debian's OpenBLAS 0.3.21 on 2 cores
+// (benchmarks/bench_matmul.py, table in the README):
+// - one product: halves of the rows (or columns) on two single-threaded
+//   calls beat OpenBLAS's own 2-thread split at every transformer size,
+//   most for small and for (2048, 1024) @ (1024, 256) products;
+// - many small products (the heads of attention): its threads spend more
+//   time waking up and synchronising (sched_yield in perf) than multiplying,
+//   and the softmax between the products ran on one core only;
+// - after each threaded call its idle threads spin for a long while, so any
+//   thread of ours started next to them found its core taken: mixing the two
+//   made a 256^3 product slower than one thread.
+// So every BLAS call is single-threaded, and the callers split the work:
+// matmul by rows (or columns) of the result, attention by (batch, head).
+#pragma once
+#include <cstdint>
+#include <functional>
+
+namespace tt {
+
+// Threads used for parallel work (default: what OpenBLAS would have used,
+// i.e. OPENBLAS_NUM_THREADS / OMP_NUM_THREADS or the core count).
+int num_threads();
+void set_num_threads(int n);
+
+// Below this many flops a job runs inline: waking a worker costs a few
+// microseconds, as much as a whole small product.
+constexpr double kMinParallelFlops = 2e6;
+
+// Calls fn(begin, end) on disjoint chunks of [0, n) that cover it, the chunks
+// running at the same time on the worker threads and the caller. fn must not
+// throw and must not touch Python. Runs inline (one chunk) when there is one
+// thread, one job, too little work, or another thread is already running a
+// parallel region (regions do not nest).
+void parallel_for(int64_t n, double flops, const std::function<void(int64_t, int64_t)>& fn);
+
+}  // namespace tt
