@@ -265,18 +265,7 @@ void bind_tensor(py::module_& m) {
                                                      : std::string("?");
     return py::buffer_info(t.raw_data(), item, fmt, static_cast<ssize_t>(shape.size()), shape, strides);
   });
-  cls.def("item", [](const Tensor& t) -> py::object {
-    if (t.numel() != 1)
-      throw tt::ValueError("item: only one-element tensors can be converted to a Python scalar, got shape " +
-                           tt::shape_str(t.shape()));
-    return tt::dispatch(t.dtype(), [&](auto tag) -> py::object {
-      using T = decltype(tag);
-      T v = *t.data<T>();
-      if constexpr (std::is_same_v<T, uint8_t>) return py::bool_(v != 0);
-      else if constexpr (std::is_same_v<T, int64_t>) return py::int_(v);
-      else return py::float_(static_cast<double>(v));
-    });
-  });
+  cls.def("item", [](const Tensor& t) { return scalar_value(t, "item"); });
 
   // ---- conversions ----
   cls.def("astype", [](const Tensor& t, const py::handle& dtype) { return tt::astype(t, dtype_from_py(dtype)); });
