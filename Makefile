@@ -21,6 +21,7 @@ demo: install
 bench: install
 	$(PYTHON) benchmarks/bench_tensor.py
 	$(PYTHON) benchmarks/bench_autograd.py
+	$(PYTHON) benchmarks/bench_matmul.py
 	$(PYTHON) benchmarks/bench_gpt.py
 
 install: $(STAMPS)/installed

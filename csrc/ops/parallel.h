@@ -1,17 +1,18 @@
 // tinytorch runs its own threads for BLAS work and keeps OpenBLAS itself
-// single-threaded. Measured here with Debian's OpenBLAS 0.3.21 on 2 cores
-// (benchmarks/bench_matmul.py, table in the README):
-// - one product: halves of the rows (or columns) on two single-threaded
-//   calls beat OpenBLAS's own 2-thread split at every transformer size,
-//   most for small and for (2048, 1024) @ (1024, 256) products;
-// - many small products (the heads of attention): its threads spend more
-//   time waking up and synchronising (sched_yield in perf) than multiplying,
+// single-threaded. Measured here with Debian's OpenBLAS 0.3.21 on 2 cores:
+// - after each threaded call OpenBLAS's idle threads spin (sched_yield) for
+//   a long while, so work of ours started next to them found its core taken:
+//   a 256^3 product split over our threads ran slower than on one;
+// - many small products (the heads of attention) gain most: OpenBLAS's
+//   threads spent more time waking up and synchronising than multiplying,
 //   and the softmax between the products ran on one core only;
-// - after each threaded call its idle threads spin for a long while, so any
-//   thread of ours started next to them found its core taken: mixing the two
-//   made a 256^3 product slower than one thread.
+// - one product alone (benchmarks/bench_matmul.py): 0.97x-1.31x of
+//   OpenBLAS's own threading, the gain on the small ones.
+// In a training step of a medium GPT (benchmarks/bench_gpt.py) this took
+// tinytorch from 0.96x to 1.2x PyTorch's steps/s.
 // So every BLAS call is single-threaded, and the callers split the work:
-// matmul by rows (or columns) of the result, attention by (batch, head).
+// matmul by rows (or columns) of the result, attention by (batch, head),
+// large elementwise ops by chunks.
 #pragma once
 #include <cstdint>
 #include <functional>
