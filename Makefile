@@ -43,7 +43,7 @@ $(STAMPS)/system-deps:
 	@touch $@
 
 $(STAMPS)/python-deps: pyproject.toml | $(STAMPS)/system-deps
-	$(PIP) install -q "scikit-build-core>=0.9" "pybind11>=2.12" "numpy>=1.23" "tqdm>=4.0" "pytest>=7" "hypothesis>=6" "matplotlib>=3.5"
+	$(PIP) install -q "scikit-build-core>=0.9" "pybind11>=2.13" "numpy>=1.23" "tqdm>=4.0" "pytest>=7" "hypothesis>=6" "matplotlib>=3.5"
 	@touch $@
 
 # Build and install the package (incremental: build/ is kept between runs).
