@@ -103,3 +103,25 @@ def test_a_forked_child_gets_its_own_threads():
 def _child_product():
     a = tt.Tensor(np.ones((512, 256), np.float32))
     return float(np.asarray(tt.matmul(a, a.T)).sum())
+
+
+def test_products_from_several_python_threads_at_once():
+    # One parallel region at a time: the others run inline on their own thread. All must be right.
+    import threading
+    rng = np.random.default_rng(5)
+    pairs = [(rng.standard_normal((384, 128)).astype(np.float32), rng.standard_normal((128, 256)).astype(np.float32))
+             for _ in range(4)]
+    results = [None] * 4
+
+    def work(i):
+        a, b = pairs[i]
+        for _ in range(20):
+            results[i] = np.asarray(tt.matmul(tt.Tensor(a), tt.Tensor(b)))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for (a, b), got in zip(pairs, results):
+        np.testing.assert_allclose(got, reference(a, b), rtol=1e-4, atol=1e-3)
