@@ -13,6 +13,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <new>
 #include <thread>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -90,8 +91,10 @@ std::atomic<int> g_threads{0};          // 0: not decided yet
 std::atomic<Pool*> g_pool{nullptr};     // pools are never freed: a retired one may still be waking up
 std::atomic<bool> g_region_busy{false};
 
-// In a forked child the workers do not exist: start a new pool on demand.
+// In a forked child the workers do not exist: start a new pool on demand. The
+// lock may have been held by a parent thread that the child does not have.
 void forget_pool_in_child() {
+  new (&g_config_mu) std::mutex();
   g_pool.store(nullptr);
   g_region_busy.store(false);
 }
