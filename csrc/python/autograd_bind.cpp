@@ -5,25 +5,12 @@
 #include "autograd/engine.h"
 #include "autograd/grad_mode.h"
 #include "python/convert.h"
+#include "python/hook_gc.h"
 
 namespace ttpy {
 
 using tt::Node;
 
-// A Python object that may be released from a thread without the GIL
-// (the engine runs with the GIL released).
-struct GilObject {
-  py::object obj;
-  explicit GilObject(py::object o) : obj(std::move(o)) {}
-  ~GilObject() {
-    if (!Py_IsInitialized()) {  // a graph outliving the interpreter (exit): leak rather than crash
-      obj.release();
-      return;
-    }
-    py::gil_scoped_acquire gil;
-    obj = py::object();
-  }
-};
 
 // pybind11 turns None into a null Tensor; every entry point taking a tensor
 // checks, so None gives a TypeError instead of a null dereference.
@@ -31,8 +18,7 @@ static void require_tensor(const Tensor& t, const char* what) {
   if (!t.defined()) throw tt::TypeError(std::string(what) + ": expected a Tensor, got None");
 }
 
-static tt::TensorHook python_hook(py::object fn) {
-  auto holder = std::make_shared<GilObject>(std::move(fn));
+static tt::TensorHook python_hook(std::shared_ptr<GilObject> holder) {
   return [holder](const Tensor& g) -> Tensor {
     py::gil_scoped_acquire gil;
     py::object r = holder->obj(py::cast(g));
@@ -233,11 +219,14 @@ void bind_autograd(py::module_& m) {
     if (!PyCallable_Check(fn.ptr()))
       throw tt::TypeError("register_hook: hook must be callable (a function taking the gradient), got " +
                           py::str(py::type::handle_of(fn).attr("__name__")).cast<std::string>());
-    return tt::register_hook(t, python_hook(std::move(fn)));
-  }, "Registers fn on t's gradient. fn lives as long as t's graph: a closure referencing t itself is a\n"
-     "cycle through C++ that Python's collector cannot free; capture t.detach() (or a weakref) instead.");
+    auto holder = std::make_shared<GilObject>(std::move(fn));
+    int id = tt::register_hook(t, python_hook(holder));
+    record_hook(t, id, holder);  // so the collector can free a closure that refers to t (python/hook_gc.h)
+    return id;
+  }, "Registers fn on t's gradient; fn lives as long as t's graph.");
   m.def("_remove_hook", [](const Tensor& t, int id) {
     require_tensor(t, "remove_hook");
+    forget_hook(t, id);
     tt::remove_hook(t, id);
   });
 

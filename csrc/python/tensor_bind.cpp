@@ -6,6 +6,7 @@
 
 #include "autograd/grad_mode.h"
 #include "python/convert.h"
+#include "python/hook_gc.h"
 
 namespace ttpy {
 
@@ -222,7 +223,12 @@ void install_number_slots(const py::handle& cls) {
 }
 
 void bind_tensor(py::module_& m) {
-  py::class_<TensorImpl, TensorPtr> cls(m, "Tensor", py::buffer_protocol(), py::dynamic_attr());
+  py::class_<TensorImpl, TensorPtr> cls(m, "Tensor", py::buffer_protocol(), py::dynamic_attr(),
+                                        py::custom_type_setup([](PyHeapTypeObject* heap_type) {
+                                          // hooks referring back to their tensor: python/hook_gc.h
+                                          heap_type->ht_type.tp_traverse = traverse_tensor;
+                                          heap_type->ht_type.tp_clear = clear_tensor;
+                                        }));
 
   cls.def(py::init([](const py::handle& data, bool requires_grad, const py::handle& dtype) {
             Tensor t = tensor_from_py(data, dtype);

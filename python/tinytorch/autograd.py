@@ -7,10 +7,10 @@ gradcheck compares gradients against central finite differences.
 
 Hooks and memory: t.register_hook(fn) keeps fn alive as long as t's graph.
 A hook whose closure references t itself (lambda g: g * t) makes a cycle
-through the C++ graph that Python's garbage collector cannot see, so t, fn
-and the whole graph behind t are never freed (PyTorch 2.13 leaks here too).
-Capture the value instead: `tv = t.detach()` before registering, then use
-tv in the hook (or hold t through a weakref.ref).
+through the C++ graph; the Tensor type reports such hooks to Python's cycle
+collector (csrc/python/hook_gc.h), so gc.collect() frees t, fn and the graph
+once nothing else uses them. Capturing `tv = t.detach()` instead frees them
+at once, by reference counting alone.
 """
 import functools
 import inspect

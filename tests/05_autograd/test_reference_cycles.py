@@ -4,9 +4,10 @@ collector cannot see (so they would never be freed):
 - a custom Function keeping its output on ctx inside a list/tuple/dict:
   apply() stores those outputs detached, so the graph is freed as soon as
   the last tensor goes (checked with the collector disabled);
-- a hook whose closure references its own tensor still leaks (as in
-  PyTorch 2.13): the documented workaround, capturing y.detach() before
-  registering, frees it."""
+- a hook whose closure references its own tensor: the Tensor type's
+  tp_traverse reports the hook to the collector while the wrapper alone owns
+  the chain to it (csrc/python/hook_gc.h), so gc.collect() frees it; a hook
+  still needed by a live graph is not reported and keeps working."""
 import gc
 import weakref
 from collections import namedtuple
@@ -107,17 +108,51 @@ def test_hook_capturing_its_tensor_detached_is_freed(no_cycle_collector):
     np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0, 2.0])
 
 
-def test_hook_capturing_its_own_tensor_leaks_as_documented(no_cycle_collector):
-    """Not a wish: this pins the known limitation (PyTorch 2.13 leaks here too).
-    If it starts failing because the cycle is freed, update the docstrings."""
+def test_hook_capturing_its_own_tensor_is_freed_by_the_collector(no_cycle_collector):
+    # closure -> y -> node -> hook -> closure: the Tensor type reports the hook to the collector
     x = tt.Tensor(np.ones(3), requires_grad=True)
 
     def make():
         y = x * 2.0
-        y.register_hook(lambda g: g + 0.0 * y.detach())  # closure -> y -> node -> hook -> closure
+        y.register_hook(lambda g: g + 0.0 * y.detach())
         y.sum().backward()
         return weakref.ref(y)
     ref = make()
+    assert ref() is not None  # a cycle: plain reference counting cannot free it
     gc.enable()
     gc.collect()
-    assert ref() is not None  # not even the cycle collector can free it
+    assert ref() is None
+
+
+def test_leaf_hook_capturing_its_leaf_is_freed_by_the_collector(no_cycle_collector):
+    def make():
+        z = tt.Tensor(np.ones(3), requires_grad=True)
+        z.register_hook(lambda g: g + 0.0 * z.detach())
+        (z * 3.0).sum().backward()
+        return weakref.ref(z)
+    ref = make()
+    assert ref() is not None
+    gc.enable()
+    gc.collect()
+    assert ref() is None
+
+
+def test_a_hook_still_needed_by_a_live_graph_survives_collection():
+    # The node is shared with the graph of `loss`: the hook must not be reported, or the collector
+    # would clear it while backward still needs it.
+    x = tt.Tensor(np.ones(3), requires_grad=True)
+
+    def build():
+        y = x * 2.0
+        y.register_hook(lambda g: g * 3.0 + 0.0 * y.detach())
+        return y.sum(), weakref.ref(y)
+    loss, ref = build()
+    gc.collect()
+    assert ref() is not None
+    loss.backward(retain_graph=True)
+    gc.collect()
+    loss.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [12.0, 12.0, 12.0])  # 2 * 3, twice
+    del loss
+    gc.collect()
+    assert ref() is None

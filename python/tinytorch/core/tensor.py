@@ -153,9 +153,9 @@ def _register_hook(self, fn):
 
     The hook is kept alive by the tensor's graph. A hook whose closure refers
     to the tensor itself (`y.register_hook(lambda g: g * y)`) makes a reference
-    cycle through C++ that Python's garbage collector cannot see, so neither is
-    ever freed (PyTorch leaks here too). Capture what the hook needs before
-    registering it instead: `yd = y.detach(); y.register_hook(lambda g: g * yd)`.
+    cycle through C++; tinytorch reports it to Python's cycle collector, which
+    frees it at its next run. Capturing a detached value instead
+    (`yd = y.detach(); y.register_hook(lambda g: g * yd)`) frees it at once.
     """
     return RemovableHandle(self, _C._register_hook(self, fn))
 
