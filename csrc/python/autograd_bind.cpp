@@ -112,6 +112,15 @@ struct PyFunctionNode : Node {
   }
 };
 
+PyObject* function_node_ctx(const tt::Node* n) {
+  auto* f = dynamic_cast<const PyFunctionNode*>(n);
+  return f && f->ctx && f->ctx.use_count() == 1 && f->ctx->obj ? f->ctx->obj.ptr() : nullptr;
+}
+
+void clear_function_node_ctx(tt::Node* n) {
+  if (auto* f = dynamic_cast<PyFunctionNode*>(n); f && f->ctx) f->ctx->obj = py::none();
+}
+
 static std::string capture_python_trace() {
   py::gil_scoped_acquire gil;
   try {

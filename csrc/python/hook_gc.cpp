@@ -38,6 +38,12 @@ PyObject* owned_hook_object(const tt::TensorPtr& impl, const HookRecord& r) {
   return h ? h->obj.ptr() : nullptr;  // h is released at once: the count is back to one
 }
 
+// The ctx of the custom Function that made this tensor, when this tensor alone owns that node.
+PyObject* owned_function_ctx(const tt::TensorPtr& impl) {
+  const auto& node = impl->meta->grad_fn;
+  return node && node.use_count() == 1 ? function_node_ctx(node.get()) : nullptr;
+}
+
 tt::TensorPtr* impl_of(PyObject* self) {
   auto* inst = reinterpret_cast<py::detail::instance*>(self);
   auto v_h = inst->get_value_and_holder(nullptr, false);
@@ -70,6 +76,7 @@ int traverse_tensor(PyObject* self, visitproc visit, void* arg) {
   auto range = records().equal_range(impl->get());
   for (auto it = range.first; it != range.second; ++it)
     if (PyObject* o = owned_hook_object(*impl, it->second)) Py_VISIT(o);
+  if (PyObject* ctx = owned_function_ctx(*impl)) Py_VISIT(ctx);
   return 0;
 }
 
@@ -82,11 +89,13 @@ int clear_tensor(PyObject* self) {
   auto range = records().equal_range(impl->get());
   for (auto it = range.first; it != range.second; ++it)
     if (owned_hook_object(*impl, it->second)) ids.push_back(it->second.id);
+  const bool drop_ctx = owned_function_ctx(*impl) != nullptr;
   Tensor t(*impl);
   for (int id : ids) {
     forget_hook(t, id);
     tt::remove_hook(t, id);  // releases the Python hook (and with it the cycle)
   }
+  if (drop_ctx) clear_function_node_ctx(t.impl->meta->grad_fn.get());
   return 0;
 }
 

@@ -36,6 +36,13 @@ struct GilObject {
 void record_hook(const Tensor& t, int id, const std::shared_ptr<GilObject>& holder);
 void forget_hook(const Tensor& t, int id);
 
+// The ctx object of a custom Function's node when n is one and nothing else
+// shares the ctx (else null); and dropping it. Defined with the node, in
+// autograd_bind.cpp. A ctx holding the Function's output inside some object
+// (ctx.state = MyObj(y)) is the same kind of cycle as a hook.
+PyObject* function_node_ctx(const tt::Node* n);
+void clear_function_node_ctx(tt::Node* n);
+
 // tp_traverse / tp_clear of the Tensor type (they also cover pybind11's __dict__).
 int traverse_tensor(PyObject* self, visitproc visit, void* arg);
 int clear_tensor(PyObject* self);

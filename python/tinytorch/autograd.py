@@ -381,13 +381,13 @@ class Function:
     inputs that need none). If backward is written with differentiable ops,
     double backward through it works too.
 
-    Memory: the graph lives in C++, where Python's garbage collector cannot
-    see it, so a reference cycle through it is never collected. An output
-    kept on ctx would make one (output -> node -> ctx -> output); apply()
-    therefore stores outputs found on ctx (directly, or in lists, tuples or
-    dicts) detached, which backward can use as values. An output hidden
-    inside any other object (ctx.state = MyObj(y)) still leaks the whole
-    graph: save it with ctx.save_for_backward(y) instead.
+    Memory: an output kept on ctx makes a reference cycle through the C++
+    graph (output -> node -> ctx -> output). apply() stores outputs found on
+    ctx (directly, or in lists, tuples or dicts) detached, which backward can
+    use as values, so no cycle forms. An output hidden inside another object
+    (ctx.state = MyObj(y)) does form one; the Tensor type reports the ctx to
+    Python's cycle collector, which frees it at its next run, as long as the
+    Function has one output. ctx.save_for_backward(y) avoids the cycle.
     """
 
     @staticmethod

@@ -1,7 +1,8 @@
 """Reference cycles that pass through the C++ graph, which Python's cycle
 collector cannot see (so they would never be freed):
 
-- a custom Function keeping its output on ctx inside a list/tuple/dict:
+- a custom Function keeping its output on ctx inside a list/tuple/dict
+  (stored detached) or inside another object (reported to the collector):
   apply() stores those outputs detached, so the graph is freed as soon as
   the last tensor goes (checked with the collector disabled);
 - a hook whose closure references its own tensor: the Tensor type's
@@ -156,3 +157,38 @@ def test_a_hook_still_needed_by_a_live_graph_survives_collection():
     del loss
     gc.collect()
     assert ref() is None
+
+
+class _Box:
+    def __init__(self, value):
+        self.value = value
+
+
+class _KeepInBox(autograd.Function):
+    @staticmethod
+    def forward(ctx, a):
+        y = a * 2.0
+        ctx.state = _Box(y)  # not a list/tuple/dict: kept as it is, a cycle through the node
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 2.0
+
+
+@pytest.mark.parametrize("run_backward", [False, True])
+def test_output_hidden_in_an_object_on_ctx_is_freed_by_the_collector(run_backward, no_cycle_collector):
+    x = tt.Tensor(np.ones(3), requires_grad=True)
+
+    def make():
+        y = _KeepInBox.apply(x)
+        if run_backward:
+            y.sum().backward()
+        return weakref.ref(y)
+    ref = make()
+    assert ref() is not None  # reference counting alone cannot free the cycle
+    gc.enable()
+    gc.collect()
+    assert ref() is None
+    if run_backward:
+        np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0, 2.0])
