@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""Milestone 02 (1969) - Minsky and Papert's XOR: what one neuron cannot learn.
+
+In "Perceptrons" (1969) Marvin Minsky and Seymour Papert proved that a
+single-layer perceptron can only draw one straight line through its inputs,
+so it cannot compute XOR: (0,0) and (1,1) are 0, (0,1) and (1,0) are 1, and no
+line puts the two 1s on one side and the two 0s on the other. The book is
+often blamed for the first "AI winter". The way out was known in principle -
+add a hidden layer - but nobody yet knew how to train one well; that had to
+wait for backpropagation (milestone 03).
+
+This script trains both on the four XOR points, with the same optimizer,
+learning rate and number of steps:
+
+  1. a single layer, Linear(2, 1) + sigmoid: at best 3 of the 4 points (75%);
+  2. a 2-layer MLP, Linear(2, hidden) + tanh + Linear(hidden, 1) + sigmoid,
+     trained by backpropagation: all 4 points (100%).
+
+    python milestones/02_1969_xor/minsky_xor.py
+    python milestones/02_1969_xor/minsky_xor.py --hidden 2 --steps 2000 --seed 3
+    python milestones/02_1969_xor/minsky_xor.py --quiet      # summary only
+"""
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+import tinytorch as tt
+from tinytorch.core.activations import Sigmoid, Tanh
+from tinytorch.core.layers import Linear, Sequential
+from tinytorch.core.losses import BinaryCrossEntropyLoss
+from tinytorch.core.optimizers import Adam
+
+XOR_INPUTS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+XOR_TARGETS = np.array([[0], [1], [1], [0]], dtype=np.float32)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=500, help="full-batch Adam steps for each model (default 500)")
+    parser.add_argument("--lr", type=float, default=0.05, help="Adam learning rate (default 0.05)")
+    parser.add_argument("--hidden", type=int, default=4, help="hidden units of the MLP (default 4)")
+    parser.add_argument("--seed", type=int, default=42,
+                        help="seed for the initial weights, 0 <= seed < 2**32 (default 42)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars or progress messages (the summary is still printed)")
+    args = parser.parse_args(argv)
+    if args.steps < 1:
+        parser.error(f"--steps must be >= 1, got {args.steps}")
+    if args.hidden < 1:
+        parser.error(f"--hidden must be >= 1, got {args.hidden}")
+    if not 0 < args.lr < float("inf"):  # also refuses 'nan' and 'inf', which float() accepts
+        parser.error(f"--lr must be a finite number > 0, got {args.lr}")
+    if not 0 <= args.seed < 2**32:
+        parser.error(f"--seed must be in [0, 2**32 - 1], got {args.seed}")
+    return args
+
+
+def progress(iterable, quiet, desc):
+    """A tqdm bar over iterable (or the bare iterable when quiet or tqdm is missing)."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _NoBar(iterable)
+    return tqdm(iterable, unit="step", disable=quiet, dynamic_ncols=True, desc=desc, leave=True)
+
+
+class _NoBar:
+    def __init__(self, iterable):
+        self.iterable = iterable
+
+    def __iter__(self):
+        return iter(self.iterable)
+
+    def set_postfix(self, **_):
+        pass
+
+    def close(self):
+        pass
+
+
+def train(model, x, y, args, desc):
+    """Full-batch Adam on BCE. Returns (initial loss, final loss, probabilities after training)."""
+    loss_fn = BinaryCrossEntropyLoss()  # takes probabilities (the sigmoid's output), not logits
+    optimizer = Adam(model.parameters(), lr=args.lr)
+    bar = progress(range(args.steps), args.quiet, desc)
+    initial = None
+    for step in bar:
+        loss = loss_fn(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        value = loss.item()
+        if initial is None:
+            initial = value
+        if not np.isfinite(value):
+            bar.close()
+            raise FloatingPointError(f"{desc}: the loss became {value} at step {step}; try a smaller --lr")
+        if step % 10 == 0 or step == args.steps - 1:
+            bar.set_postfix(loss=f"{value:.4f}", refresh=False)
+    bar.close()
+    with tt.no_grad():
+        probs = model(x)
+        final = loss_fn(probs, y).item()
+    return initial, final, probs.data.copy()
+
+
+def accuracy(probs):
+    return float(np.mean((probs >= 0.5) == (XOR_TARGETS >= 0.5)))
+
+
+def show_truth_table(name, probs):
+    print(f"\n  {name}:")
+    print("     x1  x2 | target | p(1)   prediction")
+    for (a, b), t, p in zip(XOR_INPUTS, XOR_TARGETS[:, 0], probs[:, 0]):
+        pred = int(p >= 0.5)
+        print(f"      {a:.0f}   {b:.0f} |   {t:.0f}    | {p:.3f}  {pred} {'✓' if pred == t else '✗'}")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    x, y = tt.Tensor(XOR_INPUTS), tt.Tensor(XOR_TARGETS)
+
+    tt.manual_seed(args.seed)
+    np.random.seed(args.seed)
+    single = Sequential(Linear(2, 1), Sigmoid())
+    mlp = Sequential(Linear(2, args.hidden), Tanh(), Linear(args.hidden, 1), Sigmoid())
+
+    if not args.quiet:
+        print(f"XOR with the same budget for both models: {args.steps} Adam steps, lr={args.lr}.", flush=True)
+    start = time.perf_counter()
+    try:
+        s_initial, s_final, s_probs = train(single, x, y, args, "single layer")
+        m_initial, m_final, m_probs = train(mlp, x, y, args, "2-layer MLP ")
+    except FloatingPointError as err:
+        print(f"\nTraining diverged: {err}", file=sys.stderr)
+        return 1
+    seconds = time.perf_counter() - start
+    s_acc, m_acc = accuracy(s_probs), accuracy(m_probs)
+
+    show_truth_table("single layer, Linear(2, 1) + Sigmoid", s_probs)
+    show_truth_table(f"2-layer MLP, Linear(2, {args.hidden}) + Tanh + Linear({args.hidden}, 1) + Sigmoid", m_probs)
+
+    print("\nTraining summary")
+    print(f"  optimizer                 : Adam(lr={args.lr:g}), {args.steps} steps per model, seed {args.seed}")
+    print("  data                      : the 4 XOR points")
+    print(f"  single-layer parameters   : {sum(p.size for p in single.parameters())}")
+    print(f"  single-layer initial loss : {s_initial:.4f}")
+    print(f"  single-layer final loss   : {s_final:.4f}   (ln 2 = {np.log(2):.4f}: it learns to say 0.5 everywhere)")
+    print(f"  single-layer accuracy     : {100 * s_acc:.1f}%   (a straight line gets at most 3 of 4 = 75%)")
+    print(f"  MLP parameters            : {sum(p.size for p in mlp.parameters())}")
+    print(f"  MLP initial loss          : {m_initial:.4f}")
+    print(f"  MLP final loss            : {m_final:.4f}")
+    print(f"  MLP accuracy              : {100 * m_acc:.1f}%")
+    print(f"  wall time                 : {seconds:.2f} s")
+    print(f"  targets                   : single layer <= 75% {'✓' if s_acc <= 0.75 else '✗'}   "
+          f"MLP 100% {'✓' if m_acc == 1.0 else '✗'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
