@@ -26,6 +26,7 @@ import time
 import numpy as np
 
 import tinytorch as tt
+from tinytorch.milestone_kit import add_training_flags, check_training_flags, fit_full_batch
 from tinytorch.core.activations import Sigmoid
 from tinytorch.core.layers import Linear, Sequential
 from tinytorch.core.losses import BinaryCrossEntropyLoss
@@ -40,18 +41,13 @@ MARGIN = 0.3                          # no point lies closer than this to the tr
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=100, help="full-batch SGD steps (default 100)")
-    parser.add_argument("--lr", type=float, default=0.5, help="SGD learning rate (default 0.5)")
-    parser.add_argument("--seed", type=int, default=42,
-                        help="seed for the data and the initial weights, 0 <= seed < 2**32 (default 42)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar or progress messages (the summary is still printed)")
+    add_training_flags(parser, steps=100, lr=0.5,
+                       steps_help="full-batch SGD steps (default 100)",
+                       lr_help="SGD learning rate (default 0.5)",
+                       seed_help="seed for the data and the initial weights, 0 <= seed < 2**32 (default 42)",
+                       quiet_help="no progress bar or progress messages (the summary is still printed)")
     args = parser.parse_args(argv)
-    if args.steps < 1:
-        parser.error(f"--steps must be >= 1, got {args.steps}")
-    if not 0 < args.lr < float("inf"):  # also refuses 'nan' and 'inf', which float() accepts
-        parser.error(f"--lr must be a finite number > 0, got {args.lr}")
-    if not 0 <= args.seed < 2**32:
-        parser.error(f"--seed must be in [0, 2**32 - 1], got {args.seed}")
+    check_training_flags(parser, args, counts=('steps',))
     return args
 
 
@@ -77,29 +73,6 @@ def make_blobs(rng):
     return x[order].astype(np.float32), y[order].astype(np.float32)
 
 
-def progress(iterable, quiet):
-    """A tqdm bar over iterable (or the bare iterable when quiet or tqdm is missing)."""
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return _NoBar(iterable)
-    return tqdm(iterable, unit="step", disable=quiet, dynamic_ncols=True, desc="training", leave=True)
-
-
-class _NoBar:
-    def __init__(self, iterable):
-        self.iterable = iterable
-
-    def __iter__(self):
-        return iter(self.iterable)
-
-    def set_postfix(self, **_):
-        pass
-
-    def close(self):
-        pass
-
-
 def accuracy(model, x, y):
     """Fraction of points on the right side: prediction 1 when the probability is >= 0.5."""
     with tt.no_grad():
@@ -122,23 +95,12 @@ def main(argv=None):
     if not args.quiet:
         print(f"Training a perceptron, Linear(2, 1) + sigmoid, on {len(x_np)} points in two blobs, "
               f"SGD lr={args.lr}.", flush=True)
-    losses = []
     start = time.perf_counter()
-    bar = progress(range(args.steps), args.quiet)
-    for step in bar:
-        loss = loss_fn(model(x), y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-        if not np.isfinite(losses[-1]):
-            bar.close()
-            print(f"\nTraining diverged: the loss became {losses[-1]} at step {step}; try a smaller --lr",
-                  file=sys.stderr)
-            return 1
-        if step % 10 == 0 or step == args.steps - 1:
-            bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
-    bar.close()
+    try:
+        losses = fit_full_batch(model, loss_fn, optimizer, x, y, args.steps, args.quiet)
+    except FloatingPointError as err:
+        print(f"\nTraining diverged: {err}", file=sys.stderr)
+        return 1
     seconds = time.perf_counter() - start
 
     acc = accuracy(model, x, y)

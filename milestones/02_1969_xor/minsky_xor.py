@@ -28,6 +28,7 @@ import time
 import numpy as np
 
 import tinytorch as tt
+from tinytorch.milestone_kit import add_training_flags, check_training_flags, fit_full_batch
 from tinytorch.core.activations import Sigmoid, Tanh
 from tinytorch.core.layers import Linear, Sequential
 from tinytorch.core.losses import BinaryCrossEntropyLoss
@@ -40,67 +41,23 @@ XOR_TARGETS = np.array([[0], [1], [1], [0]], dtype=np.float32)
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=500, help="full-batch Adam steps for each model (default 500)")
-    parser.add_argument("--lr", type=float, default=0.05, help="Adam learning rate (default 0.05)")
+    add_training_flags(parser, steps=500, lr=0.05,
+                       steps_help="full-batch Adam steps for each model (default 500)",
+                       lr_help="Adam learning rate (default 0.05)",
+                       seed_help="seed for the initial weights, 0 <= seed < 2**32 (default 42)",
+                       quiet_help="no progress bars or progress messages (the summary is still printed)")
     parser.add_argument("--hidden", type=int, default=4, help="hidden units of the MLP (default 4)")
-    parser.add_argument("--seed", type=int, default=42,
-                        help="seed for the initial weights, 0 <= seed < 2**32 (default 42)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars or progress messages (the summary is still printed)")
     args = parser.parse_args(argv)
-    if args.steps < 1:
-        parser.error(f"--steps must be >= 1, got {args.steps}")
-    if args.hidden < 1:
-        parser.error(f"--hidden must be >= 1, got {args.hidden}")
-    if not 0 < args.lr < float("inf"):  # also refuses 'nan' and 'inf', which float() accepts
-        parser.error(f"--lr must be a finite number > 0, got {args.lr}")
-    if not 0 <= args.seed < 2**32:
-        parser.error(f"--seed must be in [0, 2**32 - 1], got {args.seed}")
+    check_training_flags(parser, args, counts=('steps', 'hidden'))
     return args
-
-
-def progress(iterable, quiet, desc):
-    """A tqdm bar over iterable (or the bare iterable when quiet or tqdm is missing)."""
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return _NoBar(iterable)
-    return tqdm(iterable, unit="step", disable=quiet, dynamic_ncols=True, desc=desc, leave=True)
-
-
-class _NoBar:
-    def __init__(self, iterable):
-        self.iterable = iterable
-
-    def __iter__(self):
-        return iter(self.iterable)
-
-    def set_postfix(self, **_):
-        pass
-
-    def close(self):
-        pass
 
 
 def train(model, x, y, args, desc):
     """Full-batch Adam on BCE. Returns (initial loss, final loss, probabilities after training)."""
     loss_fn = BinaryCrossEntropyLoss()  # takes probabilities (the sigmoid's output), not logits
     optimizer = Adam(model.parameters(), lr=args.lr)
-    bar = progress(range(args.steps), args.quiet, desc)
-    initial = None
-    for step in bar:
-        loss = loss_fn(model(x), y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        value = loss.item()
-        if initial is None:
-            initial = value
-        if not np.isfinite(value):
-            bar.close()
-            raise FloatingPointError(f"{desc}: the loss became {value} at step {step}; try a smaller --lr")
-        if step % 10 == 0 or step == args.steps - 1:
-            bar.set_postfix(loss=f"{value:.4f}", refresh=False)
-    bar.close()
+    losses = fit_full_batch(model, loss_fn, optimizer, x, y, args.steps, args.quiet, desc)
+    initial = losses[0]
     with tt.no_grad():
         probs = model(x)
         final = loss_fn(probs, y).item()

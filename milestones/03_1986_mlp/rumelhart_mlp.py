@@ -26,6 +26,7 @@ import time
 import numpy as np
 
 import tinytorch as tt
+from tinytorch.milestone_kit import add_training_flags, check_training_flags, fit_full_batch
 from tinytorch.core.activations import ReLU
 from tinytorch.core.layers import Linear, Sequential
 from tinytorch.core.losses import CrossEntropyLoss
@@ -42,21 +43,14 @@ TARGET_TEST_ACCURACY = 0.95
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=1000, help="full-batch Adam steps (default 1000)")
-    parser.add_argument("--lr", type=float, default=0.01, help="Adam learning rate (default 0.01)")
+    add_training_flags(parser, steps=1000, lr=0.01,
+                       steps_help="full-batch Adam steps (default 1000)",
+                       lr_help="Adam learning rate (default 0.01)",
+                       seed_help="seed for the data, the split and the initial weights, 0 <= seed < 2**32 (default 42)",
+                       quiet_help="no progress bar or progress messages (the summary is still printed)")
     parser.add_argument("--hidden", type=int, default=64, help="units in each of the two hidden layers (default 64)")
-    parser.add_argument("--seed", type=int, default=42,
-                        help="seed for the data, the split and the initial weights, 0 <= seed < 2**32 (default 42)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar or progress messages (the summary is still printed)")
     args = parser.parse_args(argv)
-    if args.steps < 1:
-        parser.error(f"--steps must be >= 1, got {args.steps}")
-    if args.hidden < 1:
-        parser.error(f"--hidden must be >= 1, got {args.hidden}")
-    if not 0 < args.lr < float("inf"):  # also refuses 'nan' and 'inf', which float() accepts
-        parser.error(f"--lr must be a finite number > 0, got {args.lr}")
-    if not 0 <= args.seed < 2**32:
-        parser.error(f"--seed must be in [0, 2**32 - 1], got {args.seed}")
+    check_training_flags(parser, args, counts=('steps', 'hidden'))
     return args
 
 
@@ -75,29 +69,6 @@ def make_spirals(rng):
     x, y = np.concatenate(xs), np.concatenate(ys)
     order = rng.permutation(len(x))
     return x[order].astype(np.float32), y[order].astype(np.int64)
-
-
-def progress(iterable, quiet):
-    """A tqdm bar over iterable (or the bare iterable when quiet or tqdm is missing)."""
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return _NoBar(iterable)
-    return tqdm(iterable, unit="step", disable=quiet, dynamic_ncols=True, desc="training", leave=True)
-
-
-class _NoBar:
-    def __init__(self, iterable):
-        self.iterable = iterable
-
-    def __iter__(self):
-        return iter(self.iterable)
-
-    def set_postfix(self, **_):
-        pass
-
-    def close(self):
-        pass
 
 
 def fmt_loss(value):
@@ -132,23 +103,12 @@ def main(argv=None):
     if not args.quiet:
         print(f"Training a 2-hidden-layer MLP ({h} units each) on {CLASSES} spirals: {n_train} training and "
               f"{n_test} test points, Adam lr={args.lr}.", flush=True)
-    losses = []
     start = time.perf_counter()
-    bar = progress(range(args.steps), args.quiet)
-    for step in bar:
-        loss = loss_fn(model(x_train), y_train)
-        optimizer.zero_grad()
-        loss.backward()   # backpropagation: d loss / d every weight, through all three layers
-        optimizer.step()
-        losses.append(loss.item())
-        if not np.isfinite(losses[-1]):
-            bar.close()
-            print(f"\nTraining diverged: the loss became {losses[-1]} at step {step}; try a smaller --lr",
-                  file=sys.stderr)
-            return 1
-        if step % 10 == 0 or step == args.steps - 1:
-            bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
-    bar.close()
+    try:
+        losses = fit_full_batch(model, loss_fn, optimizer, x_train, y_train, args.steps, args.quiet)
+    except FloatingPointError as err:
+        print(f"\nTraining diverged: {err}", file=sys.stderr)
+        return 1
     seconds = time.perf_counter() - start
 
     train_loss, train_acc = evaluate(model, loss_fn, x_train, y_train)

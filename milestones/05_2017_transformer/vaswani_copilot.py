@@ -37,6 +37,7 @@ import time
 import numpy as np
 
 import tinytorch as tt
+from tinytorch.milestone_kit import check_training_flags, progress
 from tinytorch.autograd import no_grad
 from tinytorch.core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from tinytorch.core.losses import CrossEntropyLoss
@@ -66,15 +67,9 @@ def parse_args(argv=None):
     parser.add_argument("--plot", metavar="PATH", help="save the loss curve as a PNG (needs matplotlib)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or progress messages (the summary and completions are still printed)")
     args = parser.parse_args(argv)
-    for name in ("steps", "embed_dim", "layers", "heads"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    check_training_flags(parser, args, counts=("steps", "embed_dim", "layers", "heads"))
     if args.embed_dim % args.heads:
         parser.error(f"--embed-dim ({args.embed_dim}) must be divisible by --heads ({args.heads})")
-    if not 0 < args.lr < float("inf"):  # also refuses 'nan' and 'inf', which float() accepts
-        parser.error(f"--lr must be a finite number > 0, got {args.lr}")
-    if not 0 <= args.seed < 2**32:  # the range numpy's np.random.seed accepts
-        parser.error(f"--seed must be in [0, 2**32 - 1], got {args.seed}")
     if args.resume and not args.checkpoint:
         parser.error("--resume needs --checkpoint PATH (the file to resume from)")
     return args
@@ -105,17 +100,7 @@ def train(model, optimizer, loss_fn, inputs, targets, first_step, steps, losses,
     Raises KeyboardInterrupt through (the caller saves a checkpoint); `losses`
     then holds exactly the completed steps.
     """
-    try:
-        from tqdm import tqdm
-    except ImportError:  # tqdm is a dependency of tinytorch, but a bare environment still trains
-        print("(tqdm is not installed: training without a progress bar; `pip install tqdm` to see one)")
-        quiet = True
-
-        def tqdm(iterable, **_):
-            return _NoBar(iterable)
-
-    bar = tqdm(range(first_step, steps), initial=first_step, total=steps, unit="step", disable=quiet,
-               dynamic_ncols=True, desc="training", leave=True)
+    bar = progress(range(first_step, steps), quiet, initial=first_step, total=steps)
     with _interrupt_between_steps() as interrupted:
         for step in bar:
             if interrupted():
@@ -159,22 +144,6 @@ def _interrupt_between_steps():
         yield lambda: bool(pressed)
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-class _NoBar:
-    """Stands in for a disabled tqdm bar."""
-
-    def __init__(self, iterable):
-        self.iterable = iterable
-
-    def __iter__(self):
-        return iter(self.iterable)
-
-    def set_postfix(self, **_):
-        pass
-
-    def close(self):
-        pass
 
 
 def complete(model, tokenizer, prompt, max_new_tokens):

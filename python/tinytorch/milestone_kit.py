@@ -1,0 +1,74 @@
+"""What the historic milestone scripts (milestones/*/) share: their common
+training flags with the same checks, and the progress bar."""
+import math
+
+__all__ = ["add_training_flags", "check_training_flags", "progress", "fit_full_batch"]
+
+
+def add_training_flags(parser, steps, lr, steps_help, lr_help, seed_help, quiet_help):
+    """--steps, --lr, --seed (default 42) and --quiet, with the given defaults and help."""
+    parser.add_argument("--steps", type=int, default=steps, help=steps_help)
+    parser.add_argument("--lr", type=float, default=lr, help=lr_help)
+    parser.add_argument("--seed", type=int, default=42, help=seed_help)
+    parser.add_argument("--quiet", action="store_true", help=quiet_help)
+
+
+def check_training_flags(parser, args, counts=("steps",)):
+    """argparse errors (exit status 2) for bad values: each of `counts` must be >= 1,
+    --lr a finite number > 0 (float() accepts 'nan' and 'inf'), --seed in numpy's [0, 2**32)."""
+    for name in counts:
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if not (0 < args.lr and math.isfinite(args.lr)):
+        parser.error(f"--lr must be a finite number > 0, got {args.lr}")
+    if not 0 <= args.seed < 2**32:
+        parser.error(f"--seed must be in [0, 2**32 - 1], got {args.seed}")
+
+
+class _NoBar:
+    """Stands in for a tqdm bar when tqdm is missing."""
+
+    def __init__(self, iterable):
+        self.iterable = iterable
+
+    def __iter__(self):
+        return iter(self.iterable)
+
+    def set_postfix(self, **_):
+        pass
+
+    def close(self):
+        pass
+
+
+def progress(iterable, quiet, desc="training", **tqdm_args):
+    """A tqdm bar over iterable ("step" units), hidden when quiet; a bare stand-in without tqdm."""
+    try:
+        from tqdm import tqdm
+    except ImportError:  # tqdm is a dependency of tinytorch, but a bare environment still trains
+        return _NoBar(iterable)
+    return tqdm(iterable, unit="step", disable=quiet, dynamic_ncols=True, desc=desc, leave=True, **tqdm_args)
+
+
+def fit_full_batch(model, loss_fn, optimizer, x, y, steps, quiet, desc="training"):
+    """`steps` full-batch steps (forward, loss, zero_grad, backward, step) under a progress bar.
+
+    Returns the loss of every step. Raises FloatingPointError naming the step when
+    the loss stops being finite (the scripts tell the user to lower --lr).
+    """
+    losses = []
+    bar = progress(range(steps), quiet, desc)
+    try:
+        for step in bar:
+            loss = loss_fn(model(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+            if not math.isfinite(losses[-1]):
+                raise FloatingPointError(f"{desc}: the loss became {losses[-1]} at step {step}; try a smaller --lr")
+            if step % 10 == 0 or step == steps - 1:
+                bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
+    finally:
+        bar.close()
+    return losses
