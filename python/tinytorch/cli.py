@@ -3,7 +3,7 @@
     tinytorch info                 # version, BLAS core, threads, SIMD level
     tinytorch milestones           # list the historic training scripts
     tinytorch milestone 05 [args]  # run one (from a source checkout)
-    tinytorch bench                # run benchmarks/bench_tensor.py
+    tinytorch bench [NAME ...]     # run benchmarks/bench_NAME.py (all of them by default)
 """
 import argparse
 import os
@@ -42,7 +42,8 @@ def main(argv=None):
     run = sub.add_parser("milestone", help="run a milestone script, e.g. `tinytorch milestone 05`")
     run.add_argument("number")
     run.add_argument("args", nargs=argparse.REMAINDER)
-    sub.add_parser("bench", help="run the tensor benchmark")
+    bench = sub.add_parser("bench", help="run the benchmarks (tensor, autograd, matmul, gpt; all by default)")
+    bench.add_argument("names", nargs="*", help="which ones, e.g. `tinytorch bench gpt matmul`")
     args = parser.parse_args(argv)
 
     if args.cmd == "info":
@@ -65,7 +66,17 @@ def main(argv=None):
         print(f"tinytorch: no milestone {args.number}; see `tinytorch milestones`", file=sys.stderr)
         return 2
     if args.cmd == "bench":
-        return subprocess.call([sys.executable, os.path.join(root, "benchmarks", "bench_tensor.py")])
+        available = sorted(f[len("bench_"):-len(".py")] for f in os.listdir(os.path.join(root, "benchmarks"))
+                           if f.startswith("bench_") and f.endswith(".py"))
+        unknown = [n for n in args.names if n not in available]
+        if unknown:
+            print(f"tinytorch: no benchmark {', '.join(unknown)}; choose from {', '.join(available)}", file=sys.stderr)
+            return 2
+        status = 0
+        for name in args.names or available:
+            print(f"== benchmarks/bench_{name}.py", flush=True)
+            status = status or subprocess.call([sys.executable, os.path.join(root, "benchmarks", f"bench_{name}.py")])
+        return status
     return 2
 
 
