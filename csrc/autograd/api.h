@@ -80,6 +80,10 @@ Tensor embedding(const Tensor& weight, const Tensor& indices);
 Tensor cat(const std::vector<Tensor>& ts, int64_t dim);
 Tensor stack(const std::vector<Tensor>& ts, int64_t dim);
 
+// spatial windows (convolution and pooling are built from these and matmul)
+Tensor im2col(const Tensor& x, const ops::Window2d& g, double pad_value);
+Tensor col2im(const Tensor& cols, const ops::Window2d& g);
+
 // neural-network functions with fused backward
 Tensor dropout(const Tensor& a, double p, bool training);
 Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps);

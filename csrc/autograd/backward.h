@@ -522,6 +522,19 @@ struct StackBackward : Node {  // ga_i = select(g, dim, i)
   }
 };
 
+// Spatial windows --------------------------------------------------------------
+struct Im2ColBackward : Node {  // gx = col2im(g): each input element collects the columns it was copied to
+  TT_NODE(Im2ColBackward)
+  ops::Window2d window;
+  TensorList apply(TensorList&& g) override { return {tt::col2im(g[0], window)}; }
+};
+
+struct Col2ImBackward : Node {  // gcols = im2col(g, pad 0): each column entry reads the element it was added to
+  TT_NODE(Col2ImBackward)
+  ops::Window2d window;
+  TensorList apply(TensorList&& g) override { return {tt::im2col(g[0], window, 0.0)}; }
+};
+
 // Indexing -------------------------------------------------------------------
 struct GatherBackward : Node {  // ga = scatter_add(zeros(a.shape), dim, index, g)
   TT_NODE(GatherBackward)

@@ -467,6 +467,28 @@ Tensor astype(const Tensor& a, DType dtype) {
 
 Tensor detach(const Tensor& a) { return Tensor::view_of(a, a.shape(), a.strides(), a.offset()); }
 
+// ---- spatial windows ----
+// The padding value does not enter the gradient: padded entries copy no input element.
+Tensor im2col(const Tensor& x, const ops::Window2d& g, double pad_value) {
+  Tensor out = ops::im2col(x, g, pad_value);
+  if (any_needs({&x})) {
+    auto n = make_node<Im2ColBackward>({&x});
+    n->window = g;
+    set_history(out, n);
+  }
+  return out;
+}
+
+Tensor col2im(const Tensor& cols, const ops::Window2d& g) {
+  Tensor out = ops::col2im(cols, g);
+  if (any_needs({&cols})) {
+    auto n = make_node<Col2ImBackward>({&cols});
+    n->window = g;
+    set_history(out, n);
+  }
+  return out;
+}
+
 // ---- indexing ----
 Tensor gather(const Tensor& a, int64_t dim, const Tensor& idx) {
   Tensor out = ops::gather(a, dim, idx);

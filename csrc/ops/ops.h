@@ -83,6 +83,24 @@ Tensor stack(const std::vector<Tensor>& ts, int64_t dim);
 Tensor one_hot(const Tensor& index, int64_t num_classes);  // float32 result
 Tensor nonzero(const Tensor& a);                           // (n, ndim) int64, for boolean-mask indexing
 
+// ---- spatial (ops/spatial.cpp): convolution and pooling as im2col + matmul ----
+// The geometry of a 2-D window sliding over (N, C, H, W) images.
+struct Window2d {
+  int64_t C = 0, H = 0, W = 0;    // input channels and spatial size
+  int64_t kh = 1, kw = 1;         // window (kernel) size
+  int64_t sh = 1, sw = 1;         // stride
+  int64_t ph = 0, pw = 0;         // zero (or pad_value) padding on each side
+  int64_t out_h() const { return (H + 2 * ph - kh) / sh + 1; }
+  int64_t out_w() const { return (W + 2 * pw - kw) / sw + 1; }
+};
+// Validates the geometry for input shape (N, C, H, W); raises ValueError naming `op`.
+void check_window(const Window2d& g, const Shape& x_shape, const char* op);
+// x (N, C, H, W) -> (N, C*kh*kw, OH*OW): row c*kh*kw + i*kw + j, column oh*OW + ow holds
+// x[n, c, oh*sh - ph + i, ow*sw - pw + j], or pad_value outside the image.
+Tensor im2col(const Tensor& x, const Window2d& g, double pad_value);
+// The adjoint: (N, C*kh*kw, OH*OW) -> (N, C, H, W), overlapping windows summed.
+Tensor col2im(const Tensor& cols, const Window2d& g);
+
 // ---- factories and random numbers (ops/factory.cpp) ----
 Tensor full(const Shape& shape, double value, DType dtype);
 Tensor arange(double start, double stop, double step, DType dtype);

@@ -171,7 +171,7 @@ void bind_autograd(py::module_& m) {
   TT_NODE_TYPE(TakeBackward) TT_NODE_TYPE(EmbeddingBackward) TT_NODE_TYPE(DropoutBackward)
   TT_NODE_TYPE(LayerNormBackward) TT_NODE_TYPE(CrossEntropyBackward) TT_NODE_TYPE(MSEBackward)
   TT_NODE_TYPE(BCEBackward) TT_NODE_TYPE(ErfBackward) TT_NODE_TYPE(ProdBackward)
-  TT_NODE_TYPE(StepBackward)
+  TT_NODE_TYPE(StepBackward) TT_NODE_TYPE(Im2ColBackward) TT_NODE_TYPE(Col2ImBackward)
 #undef TT_NODE_TYPE
   py::class_<tt::MinimumBackward, tt::MaximumBackward, std::shared_ptr<tt::MinimumBackward>>(m, "MinimumBackward");
   py::class_<tt::MinBackward, tt::MaxBackward, std::shared_ptr<tt::MinBackward>>(m, "MinBackward");

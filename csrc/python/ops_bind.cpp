@@ -103,6 +103,34 @@ void bind_ops(py::module_& m) {
   }, py::arg("x"), py::arg("axis") = py::none(), py::arg("keepdims") = false);
   m.def("_sum_to", [](const Tensor& g, const std::vector<int64_t>& shape) { return tt::sum_to(g, shape); });
 
+  // spatial windows: tinytorch.core.spatial builds convolution and pooling from these and matmul
+  using Pair = std::pair<int64_t, int64_t>;
+  m.def("im2col", [](const py::handle& x, Pair kernel, Pair stride, Pair padding, double pad_value) {
+    Tensor t = as_tensor(x);
+    tt::ops::Window2d g{0, 0, 0, kernel.first, kernel.second, stride.first, stride.second, padding.first,
+                        padding.second};
+    if (t.dim() == 4) {
+      g.C = t.shape()[1];
+      g.H = t.shape()[2];
+      g.W = t.shape()[3];
+    }
+    tt::ops::check_window(g, t.shape(), "im2col");
+    return tt::im2col(t, g, pad_value);
+  }, py::arg("x"), py::arg("kernel_size"), py::arg("stride") = Pair{1, 1}, py::arg("padding") = Pair{0, 0},
+     py::arg("pad_value") = 0.0);
+  m.def("col2im", [](const py::handle& cols, Pair output_size, Pair kernel, Pair stride, Pair padding) {
+    Tensor t = as_tensor(cols);
+    const int64_t kk = kernel.first * kernel.second;
+    if (t.dim() != 3 || kernel.first < 1 || kernel.second < 1 || t.shape()[1] % kk != 0)
+      throw tt::ValueError("col2im: columns must be (batch, channels * kh * kw, positions) for kernel (" +
+                           std::to_string(kernel.first) + ", " + std::to_string(kernel.second) + "), got shape " +
+                           tt::shape_str(t.shape()));
+    tt::ops::Window2d g{t.shape()[1] / kk, output_size.first, output_size.second, kernel.first, kernel.second,
+                        stride.first, stride.second, padding.first, padding.second};
+    return tt::col2im(t, g);
+  }, py::arg("cols"), py::arg("output_size"), py::arg("kernel_size"), py::arg("stride") = Pair{1, 1},
+     py::arg("padding") = Pair{0, 0});
+
   // indexing
   m.def("gather", [](const py::handle& x, int64_t dim, const py::handle& idx) {
     return tt::gather(as_tensor(x), dim, as_index(idx, "gather"));

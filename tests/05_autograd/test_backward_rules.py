@@ -393,6 +393,31 @@ def random_index(draw, high, shape):
     return tt.Tensor(np.random.default_rng(draw(SEEDS)).integers(0, high, size=shape), dtype=tt.int64)
 
 
+def window(draw):
+    """(N, C, H, W) and a kernel/stride/padding that fits it."""
+    n, c = draw(st.integers(1, 2)), draw(st.integers(1, 3))
+    h, w = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    ph, pw = draw(st.integers(0, 1)), draw(st.integers(0, 1))
+    kh, kw = draw(st.integers(1, h + 2 * ph)), draw(st.integers(1, w + 2 * pw))
+    sh, sw = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    return (n, c, h, w), (kh, kw), (sh, sw), (ph, pw)
+
+
+@case("Im2ColBackward")  # convolution and pooling are built on it (tinytorch.core.spatial)
+def _(draw):
+    shape, k, s, p = window(draw)
+    x = leaf(values(draw(SEEDS), shape), layout(draw))
+    return (lambda a: tt._C.im2col(a, k, s, p)), (x,)
+
+
+@case("Col2ImBackward")
+def _(draw):
+    (n, c, h, w), (kh, kw), (sh, sw), (ph, pw) = window(draw)
+    cols_shape = (n, c * kh * kw, ((h + 2 * ph - kh) // sh + 1) * ((w + 2 * pw - kw) // sw + 1))
+    cols = leaf(values(draw(SEEDS), cols_shape), layout(draw))
+    return (lambda a: tt._C.col2im(a, (h, w), (kh, kw), (sh, sw), (ph, pw))), (cols,)
+
+
 @case("GatherBackward")
 def _(draw):
     x = unary_leaf(draw)
