@@ -2,7 +2,7 @@
 training flags with the same checks, and the progress bar."""
 import math
 
-__all__ = ["add_training_flags", "check_training_flags", "progress", "fit_full_batch"]
+__all__ = ["add_training_flags", "check_training_flags", "progress", "fit", "fit_full_batch"]
 
 
 def add_training_flags(parser, steps, lr, steps_help, lr_help, seed_help, quiet_help):
@@ -50,8 +50,9 @@ def progress(iterable, quiet, desc="training", **tqdm_args):
     return tqdm(iterable, unit="step", disable=quiet, dynamic_ncols=True, desc=desc, leave=True, **tqdm_args)
 
 
-def fit_full_batch(model, loss_fn, optimizer, x, y, steps, quiet, desc="training"):
-    """`steps` full-batch steps (forward, loss, zero_grad, backward, step) under a progress bar.
+def fit(model, loss_fn, optimizer, next_batch, steps, quiet, desc="training"):
+    """`steps` training steps (forward, loss, zero_grad, backward, step) under a progress bar,
+    step k on the (inputs, targets) that next_batch(k) returns.
 
     Returns the loss of every step. Raises FloatingPointError naming the step when
     the loss stops being finite (the scripts tell the user to lower --lr).
@@ -60,6 +61,7 @@ def fit_full_batch(model, loss_fn, optimizer, x, y, steps, quiet, desc="training
     bar = progress(range(steps), quiet, desc)
     try:
         for step in bar:
+            x, y = next_batch(step)
             loss = loss_fn(model(x), y)
             optimizer.zero_grad()
             loss.backward()
@@ -72,3 +74,8 @@ def fit_full_batch(model, loss_fn, optimizer, x, y, steps, quiet, desc="training
     finally:
         bar.close()
     return losses
+
+
+def fit_full_batch(model, loss_fn, optimizer, x, y, steps, quiet, desc="training"):
+    """fit() with the whole dataset (x, y) as every step's batch."""
+    return fit(model, loss_fn, optimizer, lambda step: (x, y), steps, quiet, desc)

@@ -1,4 +1,4 @@
-"""The early milestone scripts (01 perceptron, 02 XOR, 03 MLP) end to end, in a subprocess,
+"""The early milestone scripts (01 perceptron, 02 XOR, 03 MLP, 04 CNN) end to end, in a subprocess,
 with their default settings: each must reach its historic result, read from its summary."""
 
 import os
@@ -14,7 +14,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 PERCEPTRON = os.path.join(ROOT, "milestones", "01_1957_perceptron", "rosenblatt_perceptron.py")
 XOR = os.path.join(ROOT, "milestones", "02_1969_xor", "minsky_xor.py")
 MLP = os.path.join(ROOT, "milestones", "03_1986_mlp", "rumelhart_mlp.py")
-SCRIPTS = [PERCEPTRON, XOR, MLP]
+CNN = os.path.join(ROOT, "milestones", "04_1998_cnn", "lecun_cnn.py")
+SCRIPTS = [PERCEPTRON, XOR, MLP, CNN]
+SCRIPT_IDS = ["perceptron", "xor", "mlp", "cnn"]
 
 
 def run_script(script, *args, timeout=60):
@@ -68,6 +70,33 @@ def test_mlp_generalizes_on_the_spirals():
     assert re.search(r"240 train / 60 test points", out)
 
 
+def test_cnn_reads_the_noisy_strokes():
+    out = run_quiet(CNN)
+    assert field(out, "steps") == 1000
+    assert field(out, "test accuracy") >= 95.0
+    assert field(out, "train accuracy") >= 95.0
+    initial, final = field(out, "initial loss"), field(out, "final loss")
+    assert initial == pytest.approx(1.7918, abs=0.1)  # ln 6: the untrained network guesses uniformly
+    assert 0 < final < 0.1 * initial
+    assert re.search(r"3840 train / 960 test images", out)
+    assert re.search(r"Linear\(256, 6\), 2,790 parameters", out)
+    per_class = re.search(r"per class\s*:(.*)", out).group(1)
+    assert len(re.findall(r"\d+%", per_class)) == 6
+    assert re.search(r"target\s*: test accuracy >= 95% ✓", out)
+
+
+def test_cnn_same_seed_same_numbers_and_bad_batch_size():
+    first, again = run_script(CNN, "--quiet", "--steps", "20"), run_script(CNN, "--quiet", "--steps", "20")
+    other = run_script(CNN, "--quiet", "--steps", "20", "--seed", "1")
+    strip = lambda out: re.sub(r"(speed|wall time) .*", "", out)  # noqa: E731  (timings vary)
+    assert first.returncode == 0, first.stderr
+    assert strip(first.stdout) == strip(again.stdout)
+    assert field(first.stdout, "initial loss") != field(other.stdout, "initial loss")
+    result = run_script(CNN, "--batch-size", "0")
+    assert result.returncode == 2
+    assert "error: --batch-size must be >= 1, got 0" in result.stderr and result.stdout == ""
+
+
 def test_progress_bar_when_not_quiet():
     result = run_script(PERCEPTRON, "--steps", "20")
     assert result.returncode == 0, result.stderr
@@ -83,7 +112,7 @@ def test_same_seed_same_numbers_other_seed_other_numbers():
     assert field(first.stdout, "initial loss") != field(other.stdout, "initial loss")
 
 
-@pytest.mark.parametrize("script", SCRIPTS, ids=["perceptron", "xor", "mlp"])
+@pytest.mark.parametrize("script", SCRIPTS, ids=SCRIPT_IDS)
 def test_steps_zero_is_an_argparse_error(script):
     result = run_script(script, "--steps", "0")
     assert result.returncode == 2
@@ -91,7 +120,7 @@ def test_steps_zero_is_an_argparse_error(script):
     assert result.stdout == ""
 
 
-@pytest.mark.parametrize("script", SCRIPTS, ids=["perceptron", "xor", "mlp"])
+@pytest.mark.parametrize("script", SCRIPTS, ids=SCRIPT_IDS)
 @pytest.mark.parametrize("lr", ["0", "-0.1", "nan", "inf"])
 def test_bad_learning_rate_is_an_argparse_error(script, lr):
     result = run_script(script, f"--lr={lr}")
