@@ -23,6 +23,7 @@ bench: install
 	$(PYTHON) benchmarks/bench_autograd.py
 	$(PYTHON) benchmarks/bench_matmul.py
 	$(PYTHON) benchmarks/bench_gpt.py
+	$(PYTHON) benchmarks/bench_conv.py
 
 install: $(STAMPS)/installed
 

@@ -30,6 +30,20 @@ void check_window(const Window2d& g, const Shape& x, const char* op) {
 
 namespace {
 
+// The output columns ow whose input column iw = ow*s - p + j lies inside [0, W): [lo, hi).
+// Computed once per kernel column so the copy loops below have no bounds test.
+struct ValidRange {
+  int64_t lo, hi;
+};
+ValidRange valid_columns(int64_t j, int64_t W, int64_t OW, int64_t s, int64_t p) {
+  const int64_t first = p - j;                                  // ow*s >= p - j
+  int64_t lo = first <= 0 ? 0 : (first + s - 1) / s;
+  int64_t hi = (W - 1 + p - j) < 0 ? 0 : (W - 1 + p - j) / s + 1;  // ow*s <= W - 1 + p - j
+  lo = std::min(lo, OW);
+  hi = std::max(lo, std::min(hi, OW));
+  return {lo, hi};
+}
+
 // Each (image, channel) pair is independent: they are split across the threads.
 template <class T>
 void im2col_kernel(const T* x, T* cols, const Window2d& g, int64_t N, T pad) {
@@ -42,6 +56,7 @@ void im2col_kernel(const T* x, T* cols, const Window2d& g, int64_t N, T pad) {
       for (int64_t i = 0; i < g.kh; ++i)
         for (int64_t j = 0; j < g.kw; ++j) {
           T* row = rows + (i * g.kw + j) * L;
+          const ValidRange v = valid_columns(j, g.W, OW, g.sw, g.pw);
           for (int64_t oh = 0; oh < OH; ++oh) {
             T* r = row + oh * OW;
             const int64_t ih = oh * g.sh - g.ph + i;
@@ -49,11 +64,14 @@ void im2col_kernel(const T* x, T* cols, const Window2d& g, int64_t N, T pad) {
               std::fill(r, r + OW, pad);
               continue;
             }
-            const T* line = image + ih * g.W;
-            for (int64_t ow = 0; ow < OW; ++ow) {
-              const int64_t iw = ow * g.sw - g.pw + j;
-              r[ow] = (iw >= 0 && iw < g.W) ? line[iw] : pad;
+            const T* src = image + ih * g.W + (v.lo * g.sw - g.pw + j);  // input of column v.lo
+            std::fill(r, r + v.lo, pad);
+            if (g.sw == 1) {
+              std::copy(src, src + (v.hi - v.lo), r + v.lo);
+            } else {
+              for (int64_t ow = v.lo; ow < v.hi; ++ow) r[ow] = src[(ow - v.lo) * g.sw];
             }
+            std::fill(r + v.hi, r + OW, pad);
           }
         }
     }
@@ -72,15 +90,13 @@ void col2im_kernel(const T* cols, T* x, const Window2d& g, int64_t N) {
       for (int64_t i = 0; i < g.kh; ++i)
         for (int64_t j = 0; j < g.kw; ++j) {
           const T* row = rows + (i * g.kw + j) * L;
+          const ValidRange v = valid_columns(j, g.W, OW, g.sw, g.pw);
           for (int64_t oh = 0; oh < OH; ++oh) {
             const int64_t ih = oh * g.sh - g.ph + i;
             if (ih < 0 || ih >= g.H) continue;
-            T* line = image + ih * g.W;
+            T* dst = image + ih * g.W + (v.lo * g.sw - g.pw + j);
             const T* r = row + oh * OW;
-            for (int64_t ow = 0; ow < OW; ++ow) {
-              const int64_t iw = ow * g.sw - g.pw + j;
-              if (iw >= 0 && iw < g.W) line[iw] += r[ow];
-            }
+            for (int64_t ow = v.lo; ow < v.hi; ++ow) dst[(ow - v.lo) * g.sw] += r[ow];
           }
         }
     }
