@@ -19,14 +19,13 @@ drawn again. So the default run reaches 100% training accuracy.
     python milestones/01_1957_perceptron/rosenblatt_perceptron.py --quiet      # summary only
 """
 
-import argparse
 import sys
 import time
 
 import numpy as np
 
 import tinytorch as tt
-from tinytorch.milestone_kit import add_training_flags, check_training_flags, fit_full_batch
+from tinytorch.milestone_kit import milestone_parser, add_training_flags, check_training_flags, fit_full_batch
 from tinytorch.core.activations import Sigmoid
 from tinytorch.core.layers import Linear, Sequential
 from tinytorch.core.losses import BinaryCrossEntropyLoss
@@ -39,13 +38,11 @@ MARGIN = 0.3                          # no point lies closer than this to the tr
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = milestone_parser(__doc__)
     add_training_flags(parser, steps=100, lr=0.5,
                        steps_help="full-batch SGD steps (default 100)",
                        lr_help="SGD learning rate (default 0.5)",
-                       seed_help="seed for the data and the initial weights, 0 <= seed < 2**32 (default 42)",
-                       quiet_help="no progress bar or progress messages (the summary is still printed)")
+                       seed_help="seed for the data and the initial weights, 0 <= seed < 2**32 (default 42)")
     args = parser.parse_args(argv)
     check_training_flags(parser, args, counts=('steps',))
     return args

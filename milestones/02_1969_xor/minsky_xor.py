@@ -21,14 +21,13 @@ learning rate and number of steps:
     python milestones/02_1969_xor/minsky_xor.py --quiet      # summary only
 """
 
-import argparse
 import sys
 import time
 
 import numpy as np
 
 import tinytorch as tt
-from tinytorch.milestone_kit import add_training_flags, check_training_flags, fit_full_batch
+from tinytorch.milestone_kit import milestone_parser, add_training_flags, check_training_flags, fit_full_batch
 from tinytorch.core.activations import Sigmoid, Tanh
 from tinytorch.core.layers import Linear, Sequential
 from tinytorch.core.losses import BinaryCrossEntropyLoss
@@ -39,8 +38,7 @@ XOR_TARGETS = np.array([[0], [1], [1], [0]], dtype=np.float32)
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = milestone_parser(__doc__)
     add_training_flags(parser, steps=500, lr=0.05,
                        steps_help="full-batch Adam steps for each model (default 500)",
                        lr_help="Adam learning rate (default 0.05)",

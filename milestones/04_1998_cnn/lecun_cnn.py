@@ -23,14 +23,13 @@ of them and reports the accuracy on them as well as on the training images.
     python milestones/04_1998_cnn/lecun_cnn.py --quiet      # summary only
 """
 
-import argparse
 import sys
 import time
 
 import numpy as np
 
 import tinytorch as tt
-from tinytorch.milestone_kit import add_training_flags, check_training_flags, fit
+from tinytorch.milestone_kit import milestone_parser, add_training_flags, check_training_flags, fit
 from tinytorch.core.activations import ReLU
 from tinytorch.core.layers import Linear, Sequential
 from tinytorch.core.losses import CrossEntropyLoss
@@ -47,14 +46,12 @@ TARGET_TEST_ACCURACY = 0.95
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = milestone_parser(__doc__)
     add_training_flags(parser, steps=1000, lr=0.01,
                        steps_help="minibatch Adam steps (default 1000)",
                        lr_help="Adam learning rate (default 0.01)",
                        seed_help="seed for the images, the split, the batches and the initial weights, "
-                                 "0 <= seed < 2**32 (default 42)",
-                       quiet_help="no progress bar or progress messages (the summary is still printed)")
+                                 "0 <= seed < 2**32 (default 42)")
     parser.add_argument("--batch-size", type=int, default=64, help="images per minibatch (default 64)")
     args = parser.parse_args(argv)
     check_training_flags(parser, args, counts=("steps", "batch_size"))

@@ -25,7 +25,6 @@ training stops at the next step boundary, saves the checkpoint (when
 --checkpoint is given) and exits with status 130.
 """
 
-import argparse
 import contextlib
 import os
 import resource
@@ -37,7 +36,7 @@ import time
 import numpy as np
 
 import tinytorch as tt
-from tinytorch.milestone_kit import check_training_flags, progress
+from tinytorch.milestone_kit import milestone_parser, check_training_flags, progress
 from tinytorch.autograd import no_grad
 from tinytorch.core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from tinytorch.core.losses import CrossEntropyLoss
@@ -53,8 +52,7 @@ TARGET_FINAL_LOSS = 0.1  # ... to below 0.1
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = milestone_parser(__doc__)
     parser.add_argument("--steps", type=int, default=500, help="training steps (total, when resuming; default 500)")
     parser.add_argument("--embed-dim", type=int, default=32, help="embedding width (default 32)")
     parser.add_argument("--layers", type=int, default=1, help="transformer blocks (default 1)")

@@ -1,11 +1,20 @@
 """What the historic milestone scripts (milestones/*/) share: their common
 training flags with the same checks, and the progress bar."""
+import argparse
 import math
 
-__all__ = ["add_training_flags", "check_training_flags", "progress", "fit", "fit_full_batch"]
+__all__ = ["milestone_parser", "add_training_flags", "check_training_flags", "progress", "fit", "fit_full_batch"]
 
 
-def add_training_flags(parser, steps, lr, steps_help, lr_help, seed_help, quiet_help):
+QUIET_HELP = "no progress bar or progress messages (the summary is still printed)"
+
+
+def milestone_parser(doc):
+    """An argument parser described by the first paragraph of a script's docstring; --help shows it whole."""
+    return argparse.ArgumentParser(description=doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def add_training_flags(parser, steps, lr, steps_help, lr_help, seed_help, quiet_help=QUIET_HELP):
     """--steps, --lr, --seed (default 42) and --quiet, with the given defaults and help."""
     parser.add_argument("--steps", type=int, default=steps, help=steps_help)
     parser.add_argument("--lr", type=float, default=lr, help=lr_help)
