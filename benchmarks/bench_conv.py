@@ -7,26 +7,16 @@ The shapes are those of small CNNs (the LeNet-style milestone's two layers,
 and a wider 32x32 one).
 """
 import os
-import time
 
 import numpy as np
+
+from timing import best_time
 
 CASES = [  # (batch, in_channels, size, out_channels, kernel, padding)
     (64, 1, 16, 8, 3, 1),
     (64, 8, 8, 16, 3, 1),
     (32, 16, 32, 32, 3, 1),
 ]
-
-
-def best_ms(fn, number=20, rounds=5):
-    fn()
-    best = float("inf")
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        best = min(best, (time.perf_counter() - t0) / number)
-    return best * 1e3
 
 
 def main():
@@ -50,7 +40,7 @@ def main():
         def tt_step():
             xt = tt.Tensor(x, requires_grad=True)
             pool(conv(xt)).sum().backward()
-        t_tt = best_ms(tt_step)
+        t_tt = best_time(tt_step, 20) * 1e3
         t_torch = None
         if torch:
             tconv, tpool = torch.nn.Conv2d(c, o, k, padding=p), torch.nn.MaxPool2d(2)
@@ -58,7 +48,7 @@ def main():
             def torch_step():
                 xt = torch.tensor(x, requires_grad=True)
                 tpool(tconv(xt)).sum().backward()
-            t_torch = best_ms(torch_step)
+            t_torch = best_time(torch_step, 20) * 1e3
         name = f"Conv2d({c}, {o}, {k}, padding={p}) + MaxPool2d(2) on {n}x{c}x{size}x{size}"
         print(f"| {name} | {t_tt:.2f} | {t_torch:.2f} | {t_torch / t_tt:.2f}x |" if t_torch
               else f"| {name} | {t_tt:.2f} | - | - |")

@@ -14,23 +14,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import numpy as np
 
+from timing import best_time
+
 SHAPES = [(128, 128, 128), (256, 256, 256), (2048, 256, 256), (2048, 256, 768), (2048, 256, 1024),
           (2048, 1024, 256), (64, 1024, 1024), (1024, 1024, 1024)]
-
-
-def best_time(fn, number=10, rounds=7):
-    fn()
-    best = float("inf")
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        best = min(best, (time.perf_counter() - t0) / number)
-    return best
 
 
 def operands(m, k, n):
@@ -51,7 +41,7 @@ def openblas_threads_child(lib_path, threads):
         a, b = operands(m, k, n)
         c = np.empty((m, n), np.float32)
         pa, pb, pc = (x.ctypes.data_as(fp) for x in (a, b, c))
-        t = best_time(lambda: lib.cblas_sgemm(101, 111, 111, m, n, k, 1.0, pa, k, pb, n, 0.0, pc, n))
+        t = best_time(lambda: lib.cblas_sgemm(101, 111, 111, m, n, k, 1.0, pa, k, pb, n, 0.0, pc, n), 10, 7)
         out[f"{m}x{k}x{n}"] = 2 * m * n * k / t / 1e9
     print(json.dumps(out))
 
@@ -84,12 +74,12 @@ def main():
         a, b = operands(m, k, n)
         flops = 2 * m * n * k / 1e9
         ta, tb = tt.Tensor(a), tt.Tensor(b)
-        g_tt = flops / best_time(lambda: tt.matmul(ta, tb))
-        g_np = flops / best_time(lambda: a @ b)
+        g_tt = flops / best_time(lambda: tt.matmul(ta, tb), 10, 7)
+        g_np = flops / best_time(lambda: a @ b, 10, 7)
         g_torch = None
         if torch:
             xa, xb = torch.from_numpy(a), torch.from_numpy(b)
-            g_torch = flops / best_time(lambda: xa @ xb)
+            g_torch = flops / best_time(lambda: xa @ xb, 10, 7)
         g_own = own.get(f"{m}x{k}x{n}")
         print(f"| {m}x{k}x{n} | {g_tt:.0f} | {g_own:.0f} | {g_np:.0f} | {g_torch:.0f} | {g_tt / g_own:.2f}x |"
               if g_own and g_torch else f"| {m}x{k}x{n} | {g_tt:.0f} | {g_own or '-'} | {g_np:.0f} | "

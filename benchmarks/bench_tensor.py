@@ -9,16 +9,11 @@ Ratios > 1 mean tinytorch is faster. Never used by the tests.
 """
 import os
 import platform
-import timeit
 
 import numpy as np
 
 import tinytorch as tt
-
-
-def best_time(fn, number, repeat=5):
-    fn()  # warm up
-    return min(timeit.repeat(fn, number=number, repeat=repeat)) / number
+from timing import best_time
 
 
 def peak_gflops():

@@ -20,12 +20,12 @@ drawn again. So the default run reaches 100% training accuracy.
 """
 
 import sys
-import time
 
 import numpy as np
 
 import tinytorch as tt
-from tinytorch.milestone_kit import milestone_parser, add_training_flags, check_training_flags, fit_full_batch
+from tinytorch.milestone_kit import (milestone_parser, add_training_flags, check_training_flags, fit_full_batch,
+                                    timed_training)
 from tinytorch.core.activations import Sigmoid
 from tinytorch.core.layers import Linear, Sequential
 from tinytorch.core.losses import BinaryCrossEntropyLoss
@@ -92,13 +92,7 @@ def main(argv=None):
     if not args.quiet:
         print(f"Training a perceptron, Linear(2, 1) + sigmoid, on {len(x_np)} points in two blobs, "
               f"SGD lr={args.lr}.", flush=True)
-    start = time.perf_counter()
-    try:
-        losses = fit_full_batch(model, loss_fn, optimizer, x, y, args.steps, args.quiet)
-    except FloatingPointError as err:
-        print(f"\nTraining diverged: {err}", file=sys.stderr)
-        return 1
-    seconds = time.perf_counter() - start
+    losses, seconds = timed_training(lambda: fit_full_batch(model, loss_fn, optimizer, x, y, args.steps, args.quiet))
 
     acc = accuracy(model, x, y)
     with tt.no_grad():

@@ -22,12 +22,12 @@ learning rate and number of steps:
 """
 
 import sys
-import time
 
 import numpy as np
 
 import tinytorch as tt
-from tinytorch.milestone_kit import milestone_parser, add_training_flags, check_training_flags, fit_full_batch
+from tinytorch.milestone_kit import (milestone_parser, add_training_flags, check_training_flags, fit_full_batch,
+                                    timed_training)
 from tinytorch.core.activations import Sigmoid, Tanh
 from tinytorch.core.layers import Linear, Sequential
 from tinytorch.core.losses import BinaryCrossEntropyLoss
@@ -85,14 +85,8 @@ def main(argv=None):
 
     if not args.quiet:
         print(f"XOR with the same budget for both models: {args.steps} Adam steps, lr={args.lr}.", flush=True)
-    start = time.perf_counter()
-    try:
-        s_initial, s_final, s_probs = train(single, x, y, args, "single layer")
-        m_initial, m_final, m_probs = train(mlp, x, y, args, "2-layer MLP ")
-    except FloatingPointError as err:
-        print(f"\nTraining diverged: {err}", file=sys.stderr)
-        return 1
-    seconds = time.perf_counter() - start
+    ((s_initial, s_final, s_probs), (m_initial, m_final, m_probs)), seconds = timed_training(
+        lambda: (train(single, x, y, args, "single layer"), train(mlp, x, y, args, "2-layer MLP ")))
     s_acc, m_acc = accuracy(s_probs), accuracy(m_probs)
 
     show_truth_table("single layer, Linear(2, 1) + Sigmoid", s_probs)

@@ -20,12 +20,12 @@ them as well as on the training points.
 """
 
 import sys
-import time
 
 import numpy as np
 
 import tinytorch as tt
-from tinytorch.milestone_kit import milestone_parser, add_training_flags, check_training_flags, fit_full_batch
+from tinytorch.milestone_kit import (milestone_parser, add_training_flags, check_training_flags, evaluate_classifier,
+                                    fit_full_batch, format_loss, timed_training)
 from tinytorch.core.activations import ReLU
 from tinytorch.core.layers import Linear, Sequential
 from tinytorch.core.losses import CrossEntropyLoss
@@ -68,19 +68,6 @@ def make_spirals(rng):
     return x[order].astype(np.float32), y[order].astype(np.int64)
 
 
-def fmt_loss(value):
-    """4 decimals, or scientific notation once that would print 0.0000."""
-    return f"{value:.4f}" if value >= 1e-4 else f"{value:.2e}"
-
-
-def evaluate(model, loss_fn, x, y):
-    """(loss, accuracy) of the model on x, y without recording a graph."""
-    with tt.no_grad():
-        logits = model(x)
-        loss = loss_fn(logits, y).item()
-    return loss, float(np.mean(logits.data.argmax(axis=1) == y.data))
-
-
 def main(argv=None):
     args = parse_args(argv)
     rng = np.random.default_rng(args.seed)
@@ -100,16 +87,11 @@ def main(argv=None):
     if not args.quiet:
         print(f"Training a 2-hidden-layer MLP ({h} units each) on {CLASSES} spirals: {n_train} training and "
               f"{n_test} test points, Adam lr={args.lr}.", flush=True)
-    start = time.perf_counter()
-    try:
-        losses = fit_full_batch(model, loss_fn, optimizer, x_train, y_train, args.steps, args.quiet)
-    except FloatingPointError as err:
-        print(f"\nTraining diverged: {err}", file=sys.stderr)
-        return 1
-    seconds = time.perf_counter() - start
+    losses, seconds = timed_training(
+        lambda: fit_full_batch(model, loss_fn, optimizer, x_train, y_train, args.steps, args.quiet))
 
-    train_loss, train_acc = evaluate(model, loss_fn, x_train, y_train)
-    test_loss, test_acc = evaluate(model, loss_fn, x_test, y_test)
+    train_loss, train_acc, _ = evaluate_classifier(model, loss_fn, x_train, y_train)
+    test_loss, test_acc, _ = evaluate_classifier(model, loss_fn, x_test, y_test)
     print("\nTraining summary")
     print(f"  model         : Linear(2, {h}) + ReLU + Linear({h}, {h}) + ReLU + Linear({h}, {CLASSES}), "
           f"{sum(p.size for p in model.parameters()):,} parameters")
@@ -118,8 +100,8 @@ def main(argv=None):
           f"{n_train} train / {n_test} test points")
     print(f"  steps         : {len(losses)}")
     print(f"  initial loss  : {losses[0]:.4f}   (ln {CLASSES} = {np.log(CLASSES):.4f}: a uniform guess)")
-    print(f"  final loss    : {fmt_loss(train_loss)}")
-    print(f"  test loss     : {fmt_loss(test_loss)}")
+    print(f"  final loss    : {format_loss(train_loss)}")
+    print(f"  test loss     : {format_loss(test_loss)}")
     print(f"  train accuracy: {100 * train_acc:.1f}%")
     print(f"  test accuracy : {100 * test_acc:.1f}%")
     print(f"  speed         : {len(losses) / seconds:,.0f} steps/s" if seconds > 0 else "  speed         : n/a")

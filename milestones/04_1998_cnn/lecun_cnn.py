@@ -24,12 +24,12 @@ of them and reports the accuracy on them as well as on the training images.
 """
 
 import sys
-import time
 
 import numpy as np
 
 import tinytorch as tt
-from tinytorch.milestone_kit import milestone_parser, add_training_flags, check_training_flags, fit
+from tinytorch.milestone_kit import (milestone_parser, add_training_flags, check_training_flags, evaluate_classifier,
+                                    fit, format_loss, timed_training)
 from tinytorch.core.activations import ReLU
 from tinytorch.core.layers import Linear, Sequential
 from tinytorch.core.losses import CrossEntropyLoss
@@ -104,20 +104,6 @@ def build_model():
                       Flatten(), Linear(16 * side * side, len(SHAPES)))
 
 
-def fmt_loss(value):
-    """4 decimals, or scientific notation once that would print 0.0000."""
-    return f"{value:.4f}" if value >= 1e-4 else f"{value:.2e}"
-
-
-def evaluate(model, loss_fn, x, y):
-    """(loss, accuracy, predictions) of the model on x, y without recording a graph."""
-    with tt.no_grad():
-        logits = model(x)
-        loss = loss_fn(logits, y).item()
-    predicted = logits.data.argmax(axis=1)
-    return loss, float(np.mean(predicted == y.data)), predicted
-
-
 def minibatches(x, y, batch_size, rng):
     """next_batch(step) for milestone_kit.fit: batches over reshuffled epochs (a last partial batch
     is folded into the next epoch)."""
@@ -150,17 +136,12 @@ def main(argv=None):
         print(f"Training a LeNet-style CNN on {len(SHAPES)} kinds of noisy {IMAGE_SIZE}x{IMAGE_SIZE} strokes: "
               f"{n_train} training and {n_test} test images, batches of {args.batch_size}, Adam lr={args.lr}.",
               flush=True)
-    start = time.perf_counter()
-    try:
-        losses = fit(model, loss_fn, optimizer, minibatches(x_train, y_train, args.batch_size, rng), args.steps,
-                     args.quiet)
-    except FloatingPointError as err:
-        print(f"\nTraining diverged: {err}", file=sys.stderr)
-        return 1
-    seconds = time.perf_counter() - start
+    losses, seconds = timed_training(
+        lambda: fit(model, loss_fn, optimizer, minibatches(x_train, y_train, args.batch_size, rng), args.steps,
+                    args.quiet))
 
-    train_loss, train_acc, _ = evaluate(model, loss_fn, tt.Tensor(x_train), tt.Tensor(y_train, dtype=np.int64))
-    test_loss, test_acc, predicted = evaluate(model, loss_fn, x_test, y_test)
+    train_loss, train_acc, _ = evaluate_classifier(model, loss_fn, tt.Tensor(x_train), tt.Tensor(y_train, dtype=np.int64))
+    test_loss, test_acc, predicted = evaluate_classifier(model, loss_fn, x_test, y_test)
     per_class = [float(np.mean(predicted[y_test.data == k] == k)) for k in range(len(SHAPES))]
     epochs = args.steps * args.batch_size / n_train
     print("\nTraining summary")
@@ -172,8 +153,8 @@ def main(argv=None):
           f"{n_train} train / {n_test} test images")
     print(f"  steps         : {len(losses)}   ({epochs:.1f} epochs)")
     print(f"  initial loss  : {losses[0]:.4f}   (ln {len(SHAPES)} = {np.log(len(SHAPES)):.4f}: a uniform guess)")
-    print(f"  final loss    : {fmt_loss(train_loss)}")
-    print(f"  test loss     : {fmt_loss(test_loss)}")
+    print(f"  final loss    : {format_loss(train_loss)}")
+    print(f"  test loss     : {format_loss(test_loss)}")
     print(f"  train accuracy: {100 * train_acc:.1f}%")
     print(f"  test accuracy : {100 * test_acc:.1f}%")
     print("  per class     : " + ", ".join(f"{name} {100 * acc:.0f}%" for name, acc in zip(SHAPES, per_class)))

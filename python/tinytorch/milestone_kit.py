@@ -2,8 +2,11 @@
 training flags with the same checks, and the progress bar."""
 import argparse
 import math
+import sys
+import time
 
-__all__ = ["milestone_parser", "add_training_flags", "check_training_flags", "progress", "fit", "fit_full_batch"]
+__all__ = ["milestone_parser", "add_training_flags", "check_training_flags", "progress", "fit", "fit_full_batch",
+           "timed_training", "evaluate_classifier", "format_loss"]
 
 
 QUIET_HELP = "no progress bar or progress messages (the summary is still printed)"
@@ -88,3 +91,30 @@ def fit(model, loss_fn, optimizer, next_batch, steps, quiet, desc="training"):
 def fit_full_batch(model, loss_fn, optimizer, x, y, steps, quiet, desc="training"):
     """fit() with the whole dataset (x, y) as every step's batch."""
     return fit(model, loss_fn, optimizer, lambda step: (x, y), steps, quiet, desc)
+
+
+def timed_training(train):
+    """(what train() returns, its wall time in seconds). A diverged run (FloatingPointError from
+    fit) prints why and exits with status 1, as every milestone script does."""
+    start = time.perf_counter()
+    try:
+        result = train()
+    except FloatingPointError as err:
+        print(f"\nTraining diverged: {err}", file=sys.stderr)
+        raise SystemExit(1)
+    return result, time.perf_counter() - start
+
+
+def evaluate_classifier(model, loss_fn, x, y):
+    """(loss, accuracy, predicted classes) of a logits model on x, y, without recording a graph."""
+    from . import no_grad
+    with no_grad():
+        logits = model(x)
+        loss = loss_fn(logits, y).item()
+    predicted = logits.data.argmax(axis=1)
+    return loss, float((predicted == y.data).mean()), predicted
+
+
+def format_loss(value):
+    """4 decimals, or scientific notation once that would print 0.0000."""
+    return f"{value:.4f}" if value >= 1e-4 else f"{value:.2e}"

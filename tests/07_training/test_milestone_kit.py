@@ -8,7 +8,8 @@ import tinytorch as tt
 from tinytorch.core.layers import Linear
 from tinytorch.core.losses import MSELoss
 from tinytorch.core.optimizers import SGD
-from tinytorch.milestone_kit import add_training_flags, check_training_flags, fit_full_batch
+from tinytorch.milestone_kit import (add_training_flags, check_training_flags, evaluate_classifier, fit_full_batch,
+                                    format_loss, timed_training)
 
 pytestmark = pytest.mark.module07
 
@@ -47,3 +48,28 @@ def test_fit_full_batch_stops_when_the_loss_is_not_finite():
         return (pred * float("nan")).sum()
     with pytest.raises(FloatingPointError, match="the loss became nan at step 0; try a smaller --lr"):
         fit_full_batch(model, nan_loss, SGD(model.parameters(), lr=0.1), x, x, steps=5, quiet=True)
+
+
+def test_timed_training_returns_the_result_and_exits_1_on_divergence(capsys):
+    result, seconds = timed_training(lambda: "done")
+    assert result == "done" and seconds >= 0
+
+    def diverge():
+        raise FloatingPointError("training: the loss became nan at step 3; try a smaller --lr")
+    with pytest.raises(SystemExit) as exit_info:
+        timed_training(diverge)
+    assert exit_info.value.code == 1
+    assert "Training diverged: training: the loss became nan at step 3" in capsys.readouterr().err
+
+
+def test_evaluate_classifier_and_format_loss():
+    model = Linear(2, 3)
+    with tt.no_grad():
+        model.weight.copy_(np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], np.float32))
+        model.bias.copy_(np.zeros(3, np.float32))
+    x = tt.Tensor(np.array([[5.0, 0.0], [0.0, 5.0], [5.0, 0.0]], np.float32))
+    y = tt.Tensor(np.array([0, 1, 1]), dtype=np.int64)
+    from tinytorch.core.losses import CrossEntropyLoss
+    loss, acc, predicted = evaluate_classifier(model, CrossEntropyLoss(), x, y)
+    assert predicted.tolist() == [0, 1, 0] and acc == pytest.approx(2 / 3) and loss > 0
+    assert format_loss(0.12345) == "0.1235" and format_loss(3.94e-05) == "3.94e-05"
