@@ -158,44 +158,29 @@ class _GradModeContext:
         return wrapper
 
 
-class _grad_mode:
-    """Sets grad mode for a with-block and restores the previous one."""
-
-    def __init__(self, enabled):
-        self.enabled = enabled
-
-    def __enter__(self):
-        self.prev = _C.is_grad_enabled()
-        _C._set_grad_enabled(self.enabled)
-
-    def __exit__(self, *exc):
-        _C._set_grad_enabled(self.prev)
-        return False
-
-
 def _wrap_generator(fn, enabled):
     """A decorated generator runs its body in between yields, each time resumed
     by the caller: set the mode around every resumption, and hand the caller's
     mode back at each yield (as torch's _DecoratorContextManager does)."""
-
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        mode = enable_grad if enabled else no_grad  # a fresh one per resumption restores the caller's mode
         gen = fn(*args, **kwargs)
         try:
-            with _grad_mode(enabled):
+            with mode():
                 response = gen.send(None)
             while True:
                 try:
                     request = yield response
                 except GeneratorExit:
-                    with _grad_mode(enabled):
+                    with mode():
                         gen.close()
                     raise
                 except BaseException as exc:  # thrown in by the caller: deliver it inside the mode
-                    with _grad_mode(enabled):
+                    with mode():
                         response = gen.throw(exc)
                 else:
-                    with _grad_mode(enabled):
+                    with mode():
                         response = gen.send(request)
         except StopIteration as e:
             return e.value
