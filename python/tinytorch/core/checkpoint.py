@@ -132,8 +132,8 @@ def _prepare_model(model, tensors, path):
             problems.append(f"{name}: the checkpoint has shape {tuple(arr.shape)}, the model {tuple(p.shape)}")
         elif arr.dtype.kind not in "fiu":
             problems.append(f"{name}: the checkpoint holds {arr.dtype} values, expected floats")
-        elif _count_non_finite(arr):
-            problems.append(f"{name}: {_count_non_finite(arr)} of its {arr.size} values are NaN or infinite "
+        elif non_finite := _count_non_finite(arr):
+            problems.append(f"{name}: {non_finite} of its {arr.size} values are NaN or infinite "
                             f"(the run had diverged when it was saved; resume from an earlier checkpoint)")
         else:
             updates.append((p, np.ascontiguousarray(arr, dtype=p.dtype)))
@@ -181,9 +181,9 @@ def _optimizer_from_file(info, tensors, path):
                     name = value["tensor"]
                     if name not in tensors:
                         raise CheckpointError(f"load_checkpoint: {path!r}: optimizer tensor {name!r} is missing")
-                    if _count_non_finite(tensors[name]):
+                    if non_finite := _count_non_finite(tensors[name]):
                         raise CheckpointError(f"load_checkpoint: {path!r}: optimizer tensor {name!r} holds "
-                                              f"{_count_non_finite(tensors[name])} NaN or infinite value(s) (the "
+                                              f"{non_finite} NaN or infinite value(s) (the "
                                               f"run had diverged when it was saved); nothing was loaded")
                     rebuilt[key] = tensors[name]
                 else:
