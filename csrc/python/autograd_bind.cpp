@@ -12,12 +12,6 @@ namespace ttpy {
 using tt::Node;
 
 
-// pybind11 turns None into a null Tensor; every entry point taking a tensor
-// checks, so None gives a TypeError instead of a null dereference.
-static void require_tensor(const Tensor& t, const char* what) {
-  if (!t.defined()) throw tt::TypeError(std::string(what) + ": expected a Tensor, got None");
-}
-
 static tt::TensorHook python_hook(std::shared_ptr<GilObject> holder) {
   return [holder](const Tensor& g) -> Tensor {
     py::gil_scoped_acquire gil;
@@ -224,7 +218,6 @@ void bind_autograd(py::module_& m) {
   cls.def("retain_grad", [](const Tensor& t) { tt::retain_grad(t); });
   cls.def_property_readonly("retains_grad", [](const Tensor& t) { return t.impl->meta && t.impl->meta->retains_grad; });
   m.def("_register_hook", [](const Tensor& t, py::object fn) {
-    require_tensor(t, "register_hook");
     if (!PyCallable_Check(fn.ptr()))
       throw tt::TypeError("register_hook: hook must be callable (a function taking the gradient), got " +
                           py::str(py::type::handle_of(fn).attr("__name__")).cast<std::string>());
@@ -234,7 +227,6 @@ void bind_autograd(py::module_& m) {
     return id;
   }, "Registers fn on t's gradient; fn lives as long as t's graph.");
   m.def("_remove_hook", [](const Tensor& t, int id) {
-    require_tensor(t, "remove_hook");
     forget_hook(t, id);
     tt::remove_hook(t, id);
   });
@@ -275,7 +267,6 @@ void bind_autograd(py::module_& m) {
         node->arg_to_edge.push_back(-1);
       }
     }
-    for (auto& o : outputs) require_tensor(o, "_record_function");
     for (size_t i = 0; i < outputs.size(); ++i) {
       node->out_shapes.push_back(outputs[i].shape());
       node->out_dtypes.push_back(outputs[i].dtype());
@@ -287,7 +278,6 @@ void bind_autograd(py::module_& m) {
   // A saved output of a custom Function, stored detached, as a function of
   // its inputs again (grad_fn = the Function's node), for double backward.
   m.def("_relink_output", [](const Tensor& t, const std::shared_ptr<Node>& node, uint32_t output_nr) {
-    require_tensor(t, "_relink_output");
     if (!node) throw tt::TypeError("_relink_output: expected a Node, got None");
     Tensor v = Tensor::view_of(t, t.shape(), t.strides(), t.offset());
     tt::set_history(v, node, output_nr);
@@ -295,18 +285,12 @@ void bind_autograd(py::module_& m) {
   });
   // After an in-place write recorded as `updated` (see core/tensor.py's
   // __setitem__), `t` takes updated's place in the graph.
-  m.def("_rebase_history", [](const Tensor& t, const Tensor& updated) {
-    require_tensor(t, "_rebase_history");
-    require_tensor(updated, "_rebase_history");
+  m.def("_rebase_history", [](Tensor t, const Tensor& updated) {
     if (!updated.requires_grad() || !updated.grad_fn())
       throw tt::RuntimeError("_rebase_history: the updated tensor has no graph to take over");
-    auto& m = t.impl->autograd();
-    m.grad_fn = updated.grad_fn();
-    m.output_nr = updated.impl->meta->output_nr;
-    t.impl->requires_grad = true;
+    tt::set_history(t, updated.grad_fn(), updated.impl->meta->output_nr);
   });
   m.def("_prod", [](const Tensor& t, const py::handle& axis, bool keepdims) {
-    require_tensor(t, "prod");
     return tt::prod(t, axes_from_py(axis), keepdims);
   }, py::arg("t"), py::arg("axis") = py::none(), py::arg("keepdims") = false);
 }

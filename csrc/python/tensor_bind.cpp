@@ -152,10 +152,8 @@ static Tensor inplace_binary(BinaryFn f, const char* op, const Tensor& t, const 
   if (result.dtype() != t.dtype()) result = tt::astype(result, t.dtype());
   tt::ops::copy_(t, tt::detach(result));  // bumps the version counter
   if (tracked) {
-    auto& m = t.impl->autograd();
-    m.grad_fn = result.grad_fn();
-    m.output_nr = result.impl->meta->output_nr;
-    t.impl->requires_grad = true;
+    Tensor target = t;  // a handle to the same tensor
+    tt::set_history(target, result.grad_fn(), result.impl->meta->output_nr);
   }
   return t;
 }
