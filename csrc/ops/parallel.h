@@ -6,7 +6,7 @@
 // - many small products (the heads of attention) gain most: OpenBLAS's
 //   threads spent more time waking up and synchronising than multiplying,
 //   and the softmax between the products ran on one core only;
-// - one product alone (benchmarks/bench_matmul.py): 0.97x-1.31x of
+// - one product alone (benchmarks/bench_matmul.py): 0.86x-1.31x of
 //   OpenBLAS's own threading, the gain on the small ones.
 // In a training step of a medium GPT (benchmarks/bench_gpt.py) this took
 // tinytorch from 0.96x to 1.2x PyTorch's steps/s.
