@@ -1,0 +1,5 @@
+"""The course machinery: the requirements table, student copies, graders, and
+student code swapped into the engine. See docs/course.md."""
+from .requirements import MODULES, MILESTONES, module, milestone
+
+__all__ = ["MODULES", "MILESTONES", "module", "milestone"]
