@@ -5,7 +5,8 @@ PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 APT_PACKAGES := libxtensor-dev libxsimd-dev libxtensor-blas-dev libopenblas-dev
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
-SOURCES := $(shell find csrc python -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.py' -o -name '*.pyi' -o -name 'py.typed' \) 2>/dev/null) CMakeLists.txt pyproject.toml
+SOURCES := $(shell find csrc python -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.py' -o -name '*.pyi' -o -name 'py.typed' \) 2>/dev/null) \
+  $(shell find modules milestones -name '*.py' 2>/dev/null) CMakeLists.txt pyproject.toml
 STAMPS := .make
 
 .PHONY: test demo install system-deps bench clean
@@ -44,7 +45,8 @@ $(STAMPS)/system-deps:
 	@touch $@
 
 $(STAMPS)/python-deps: pyproject.toml | $(STAMPS)/system-deps
-	$(PIP) install -q "scikit-build-core>=0.9" "pybind11>=2.13" "numpy>=1.23" "tqdm>=4.0" "pytest>=7" "hypothesis>=6" "matplotlib>=3.5"
+	$(PIP) install -q "scikit-build-core>=0.9" "pybind11>=2.13" "numpy>=1.23" "tqdm>=4.0" "pytest>=7" "hypothesis>=6" "matplotlib>=3.5" \
+	  "jupytext>=1.15" "nbformat>=5.7" "nbclient>=0.7" "ipykernel>=6"
 	@touch $@
 
 # Build and install the package (incremental: build/ is kept between runs).

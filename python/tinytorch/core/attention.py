@@ -26,6 +26,7 @@ import math
 import numpy as np
 
 from .. import _C
+from . import overrides as _overrides
 from .layers import Linear
 from .module import Module
 from .tensor import Tensor
@@ -113,7 +114,7 @@ class MultiHeadAttention(Module):
         self.out_proj = Linear(embed_dim, embed_dim)
 
     def _fusable(self):
-        return (type(self.q_proj) is Linear and type(self.k_proj) is Linear and type(self.v_proj) is Linear
+        return (not _overrides.active() and type(self.q_proj) is Linear and type(self.k_proj) is Linear and type(self.v_proj) is Linear
                 and type(self.out_proj) is Linear)
 
     def _params(self):
@@ -140,7 +141,12 @@ class MultiHeadAttention(Module):
 
         if m is not None and m.ndim == 3:
             m = m.unsqueeze(1)  # (batch, seq, seq): shared by the heads
-        out, _ = _C._nn_sdpa(heads(self.q_proj(x)), heads(self.k_proj(x)), heads(self.v_proj(x)), m, kind)
+        student_sdpa = _overrides.get("scaled_dot_product_attention", None)
+        if student_sdpa is not None:  # tinytorch.course.use_student(12): the student's attention
+            mask = causal_mask(T) if kind == "causal" else m
+            out, _ = student_sdpa(heads(self.q_proj(x)), heads(self.k_proj(x)), heads(self.v_proj(x)), mask)
+        else:
+            out, _ = _C._nn_sdpa(heads(self.q_proj(x)), heads(self.k_proj(x)), heads(self.v_proj(x)), m, kind)
         return self.out_proj(out.permute(0, 2, 1, 3).reshape(B, T, D))
 
     def extra_repr(self):

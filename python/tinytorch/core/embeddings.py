@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from .. import _C
+from . import overrides as _overrides
 from .losses import integer_ids
 from .module import Module
 from .tensor import Tensor
@@ -54,7 +55,8 @@ class Embedding(Module):
         self.weight = _uniform((vocab_size, embed_dim), math.sqrt(6.0 / (vocab_size + embed_dim)))
 
     def forward(self, indices):
-        return _C.embedding(self.weight, _token_ids(indices))
+        lookup = _overrides.get("embedding", _C.embedding)  # a student's Embedding under use_student(05)
+        return lookup(self.weight, _token_ids(indices))
 
     def extra_repr(self):
         return f"vocab_size={self.vocab_size}, embed_dim={self.embed_dim}"

@@ -8,6 +8,7 @@ over all leading dims of x, with one fused backward node
 import math
 
 from .. import _C
+from . import overrides as _overrides
 from .module import IncompatibleKeys, Layer, Module, Parameter
 from .tensor import Tensor
 
@@ -50,6 +51,9 @@ class Linear(Module):
         self.bias = _C.zeros(out_features, requires_grad=True) if bias else None
 
     def forward(self, x):
+        if _overrides.active():  # a student's Matmul is swapped in: compose, so their op really runs
+            y = _as_tensor(x) @ self.weight
+            return y if self.bias is None else y + self.bias
         return _C._nn_linear(_as_tensor(x), self.weight, self.bias)
 
     def extra_repr(self):

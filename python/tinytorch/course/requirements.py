@@ -98,7 +98,7 @@ def _lookup(table, number, what):
         if row.number == key or getattr(row, "slug", None) == key or getattr(row, "name", None) == key:
             return row
     choices = ", ".join(r.number for r in table)
-    raise KeyError(f"no {what} {number!r}; choose one of {choices}")
+    raise KeyError(f"no {what} {number}; choose one of {choices}")
 
 
 def module(number):
