@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-MODULES = ["module%02d" % i for i in range(1, 21)] + ["regression", "integration", "core"]
+MODULES = ["module%02d" % i for i in range(1, 21)] + ["regression", "integration", "core", "course"]
 
 
 def pytest_configure(config):

@@ -12,6 +12,7 @@ by the grader, which prints the results as one JSON line.
 import json
 import os
 import sys
+import tempfile
 from dataclasses import dataclass, field
 
 from .requirements import module as _module
@@ -126,13 +127,17 @@ def grade_notebook(number, path, cell_timeout=120, check_timeout=30):
     nb.cells = [c for c in nb.cells if c.cell_type != "raw"]
     n_student = len(nb.cells)
     nb.cells.append(_grading_cell(m.number, check_timeout))
-    client = nbclient.NotebookClient(nb, timeout=cell_timeout, allow_errors=True, interrupt_on_timeout=True,
-                                     kernel_name="python3",
-                                     resources={"metadata": {"path": os.path.dirname(os.path.abspath(path))}})
-    try:
-        client.execute()
-    except Exception as e:  # DeadKernelError, kernel failing to start, ...
-        report.error = f"the notebook's kernel stopped: {type(e).__name__}: {str(e).strip()[:300]}"
+    from jupyter_client import KernelManager
+    with tempfile.TemporaryDirectory(prefix="tinytorch-kernel-") as sockets:
+        # IPC sockets in a private folder: no TCP ports, no "unencrypted TCP" warning, nothing left behind.
+        km = KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(sockets, "kernel"))
+        client = nbclient.NotebookClient(nb, km=km, timeout=cell_timeout, allow_errors=True,
+                                         interrupt_on_timeout=True, kernel_name="python3",
+                                         resources={"metadata": {"path": os.path.dirname(os.path.abspath(path))}})
+        try:
+            client.execute()
+        except Exception as e:  # DeadKernelError, kernel failing to start, ...
+            report.error = f"the notebook's kernel stopped: {type(e).__name__}: {str(e).strip()[:300]}"
     report.cell_errors = _cell_errors(nb, n_student)
     results = None
     for out in nb.cells[-1].get("outputs", []):
