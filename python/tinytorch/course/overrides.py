@@ -252,6 +252,8 @@ class StudentOverride:
                 _registry.remove(name)
             else:
                 setattr(owner, name, old)
+        if self.module.number == "05" and hasattr(_C, "_reinstall_number_slots"):
+            _C._reinstall_number_slots()  # the direct C++ slots for + - * /, as at import
 
     def __enter__(self):
         return self

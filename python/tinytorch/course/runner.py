@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from .requirements import module as _module
 
-__all__ = ["load_notebook", "notebook_from_source", "grade_notebook", "GradeReport", "grade_in_kernel"]
+__all__ = ["load_notebook", "notebook_from_source", "grade_notebook", "GradeReport", "grade_in_kernel", "format_report"]
 
 MARKER = "<<tinytorch-grade>>"
 
