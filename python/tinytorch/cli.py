@@ -145,7 +145,7 @@ def cmd_milestone_list(args):
     from .course.milestone_run import milestone_script
     for ms in req.MILESTONES:
         script = milestone_script(ms.folder)
-        where = os.path.relpath(script) if script else "not written yet"
+        where = (os.path.relpath(script) if script.startswith(os.getcwd()) else script) if script else "not written yet"
         print(f"{ms.folder}: {where}  (needs modules {' '.join(ms.requires)})")
     return 0
 
@@ -270,7 +270,11 @@ def main(argv=None):
         return 0
     if args.cmd == "milestone" and args.action == "run" and args.args[:1] == ["--"]:
         args.args = args.args[1:]
-    return args.func(args)
+    try:
+        return args.func(args)
+    except BrokenPipeError:  # `tinytorch module list | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":
