@@ -9,7 +9,15 @@ from tinytorch.course.requirements import MODULES
 from tinytorch.course.selfcheck import apply_replacements
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-WRITTEN = [m for m in MODULES if m.exercises]   # the modules with lessons in this version
+def _has_lesson(m):
+    try:
+        lesson_source(m.number)
+        return True
+    except FileNotFoundError:
+        return False
+
+
+WRITTEN = [m for m in MODULES if _has_lesson(m)]   # the modules with lessons in this version
 
 
 def wrong_solution(m):

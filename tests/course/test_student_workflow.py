@@ -23,45 +23,45 @@ def fill_in(path, number):
     nbformat.write(nb, path)
 
 
-def test_module_01_from_start_to_complete(tmp_path):
-    r = tinytorch_cli("module", "start", "01", cwd=tmp_path)
+def test_module_06_from_start_to_complete(tmp_path):
+    r = tinytorch_cli("module", "start", "06", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    nb_path = tmp_path / "tinytorch-course" / "01_tensor" / "01_tensor.ipynb"
+    nb_path = tmp_path / "tinytorch-course" / "06_optimizers" / "06_optimizers.ipynb"
     assert nb_path.is_file()
     text = nb_path.read_text()
     assert "### BEGIN SOLUTION" not in text and "NotImplementedError" in text
 
-    r = tinytorch_cli("module", "test", "01", cwd=tmp_path)
+    r = tinytorch_cli("module", "test", "06", cwd=tmp_path)
     assert r.returncode == 1 and "FAIL 0/" in r.stdout and "NotImplementedError" in r.stdout
     assert "not passing yet" in r.stdout
 
-    r = tinytorch_cli("module", "complete", "01", cwd=tmp_path)
+    r = tinytorch_cli("module", "complete", "06", cwd=tmp_path)
     assert r.returncode == 1 and "not complete" in r.stderr
 
-    fill_in(str(nb_path), "01")
-    r = tinytorch_cli("module", "test", "01", cwd=tmp_path)
+    fill_in(str(nb_path), "06")
+    r = tinytorch_cli("module", "test", "06", cwd=tmp_path)
     assert r.returncode == 0 and "all checks pass" in r.stdout and "FAIL" not in r.stdout
 
-    r = tinytorch_cli("module", "complete", "01", cwd=tmp_path)
-    assert r.returncode == 0 and "module 01 completed" in r.stdout
+    r = tinytorch_cli("module", "complete", "06", cwd=tmp_path)
+    assert r.returncode == 0 and "module 06 completed" in r.stdout
     progress = json.loads((tmp_path / "tinytorch-course" / "progress.json").read_text())
-    assert progress["modules"]["01"]["completed"] and progress["modules"]["01"]["score"] > 0
+    assert progress["modules"]["06"]["completed"] and progress["modules"]["06"]["score"] > 0
 
     r = tinytorch_cli("module", "status", cwd=tmp_path)
     lines = {line.split()[0]: line.split()[1] for line in r.stdout.splitlines() if line[:2].isdigit()}
-    assert lines["01_tensor"] == "done" and lines["02_activations"] == "unlocked"
-    assert lines["03_layers"] == "locked" and lines["01_1957_perceptron"] == "locked"
+    assert lines["06_optimizers"] == "done" and lines["07_training"] == "unlocked"
+    assert lines["09_spatial"] == "locked" and lines["01_1957_perceptron"] == "locked"
 
 
 def test_start_never_overwrites_and_reset_keeps_a_backup(tmp_path):
-    assert tinytorch_cli("module", "start", "02", "--dir", "course", cwd=tmp_path).returncode == 0
-    nb_path = tmp_path / "course" / "02_activations" / "02_activations.ipynb"
+    assert tinytorch_cli("module", "start", "11", "--dir", "course", cwd=tmp_path).returncode == 0
+    nb_path = tmp_path / "course" / "11_embeddings" / "11_embeddings.ipynb"
     nb_path.write_text(nb_path.read_text().replace("NotImplementedError", "NotImplementedError", 1) + " ")
     mine = nb_path.read_text()
-    r = tinytorch_cli("module", "start", "02", "--dir", "course", cwd=tmp_path)
-    assert r.returncode == 2 and "already exists" in r.stderr and "module reset 02" in r.stderr
+    r = tinytorch_cli("module", "start", "11", "--dir", "course", cwd=tmp_path)
+    assert r.returncode == 2 and "already exists" in r.stderr and "module reset 11" in r.stderr
     assert nb_path.read_text() == mine
-    r = tinytorch_cli("module", "reset", "02", "--dir", "course", cwd=tmp_path)
+    r = tinytorch_cli("module", "reset", "11", "--dir", "course", cwd=tmp_path)
     assert r.returncode == 0 and "kept as" in r.stdout
     backups = [f for f in os.listdir(nb_path.parent) if ".bak-" in f]
     assert len(backups) == 1 and (nb_path.parent / backups[0]).read_text() == mine
@@ -71,7 +71,7 @@ def test_start_never_overwrites_and_reset_keeps_a_backup(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (("module", "start", "99"), "no module 99"),
     (("module", "start", "14"), "has no lesson in this version yet"),
-    (("module", "test", "03"), "`tinytorch module start 03` writes it"),
+    (("module", "test", "09"), "`tinytorch module start 09` writes it"),
     (("milestone", "run", "99"), "no milestone 99"),
 ])
 def test_typical_mistakes_are_clear_errors(tmp_path, args, message):
@@ -82,13 +82,13 @@ def test_typical_mistakes_are_clear_errors(tmp_path, args, message):
 def test_module_list_shows_all_twenty_with_their_status(tmp_path):
     r = tinytorch_cli("module", "list", cwd=tmp_path)
     rows = [line.split()[:2] for line in r.stdout.splitlines()[1:]]
-    assert len(rows) == 20 and rows[0] == ["01_tensor", "unlocked"] and rows[13] == ["14_profiling", "not"]
+    assert len(rows) == 20 and rows[0] == ["06_optimizers", "unlocked"] and rows[13] == ["14_profiling", "not"]
     assert sum(status == "locked" for _, status in rows) == len(WRITTEN) - 1
 
 
 def test_a_python_file_beside_the_notebook_is_graded_when_there_is_no_notebook(tmp_path):
-    folder = tmp_path / "tinytorch-course" / "02_activations"
+    folder = tmp_path / "tinytorch-course" / "11_embeddings"
     folder.mkdir(parents=True)
-    (folder / "02_activations.py").write_text(lesson_source("02"))
-    r = tinytorch_cli("module", "test", "02", cwd=tmp_path)
-    assert r.returncode == 0 and "02_activations.py" in r.stdout
+    (folder / "11_embeddings.py").write_text(lesson_source("11"))
+    r = tinytorch_cli("module", "test", "11", cwd=tmp_path)
+    assert r.returncode == 0 and "11_embeddings.py" in r.stdout
