@@ -127,10 +127,13 @@ def grade_notebook(number, path, cell_timeout=120, check_timeout=30):
     nb.cells = [c for c in nb.cells if c.cell_type != "raw"]
     n_student = len(nb.cells)
     nb.cells.append(_grading_cell(m.number, check_timeout))
-    from jupyter_client import KernelManager
+    from jupyter_client import AsyncKernelManager
+    from jupyter_core.utils import run_sync
     with tempfile.TemporaryDirectory(prefix="tinytorch-kernel-") as sockets:
         # IPC sockets in a private folder: no TCP ports, no "unencrypted TCP" warning, nothing left behind.
-        km = KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(sockets, "kernel"))
+        # The manager must be the async one: with a blocking KernelManager, nbclient's output poll blocks
+        # its event loop and the per-cell timeout never fires (a hanging cell then hangs the grader forever).
+        km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(sockets, "kernel"))
         client = nbclient.NotebookClient(nb, km=km, timeout=cell_timeout, allow_errors=True,
                                          interrupt_on_timeout=True, kernel_name="python3",
                                          resources={"metadata": {"path": os.path.dirname(os.path.abspath(path))}})
@@ -138,6 +141,13 @@ def grade_notebook(number, path, cell_timeout=120, check_timeout=30):
             client.execute()
         except Exception as e:  # DeadKernelError, kernel failing to start, ...
             report.error = f"the notebook's kernel stopped: {type(e).__name__}: {str(e).strip()[:300]}"
+        finally:
+            # nbclient leaves a kernel it did not create running: stop it, or every grade leaks a process.
+            try:
+                if run_sync(km.is_alive)():
+                    run_sync(km.shutdown_kernel)(now=True)
+            except Exception:
+                pass
     report.cell_errors = _cell_errors(nb, n_student)
     results = None
     for out in nb.cells[-1].get("outputs", []):
