@@ -263,13 +263,19 @@ def main(argv=None):
     # `tinytorch milestone 05 [flags]` (the older form) still runs milestone 05.
     if len(argv) >= 2 and argv[0] == "milestone" and argv[1] not in ("list", "run", "-h", "--help"):
         argv.insert(1, "run")
+    # `milestone run NN [--with-student MM --dir D] -- SCRIPT FLAGS`: split at "--" first, because an
+    # argparse REMAINDER positional would also swallow --with-student/--dir written before it.
+    script_args = None
+    if argv[:2] == ["milestone", "run"] and "--" in argv:
+        cut = argv.index("--")
+        argv, script_args = argv[:cut], argv[cut + 1:]
     args = _parser().parse_args(argv)
+    if script_args is not None:
+        args.args = list(args.args) + script_args
     if args.cmd == "info":
         import tinytorch
         tinytorch.show_config()
         return 0
-    if args.cmd == "milestone" and args.action == "run" and args.args[:1] == ["--"]:
-        args.args = args.args[1:]
     try:
         return args.func(args)
     except BrokenPipeError:  # `tinytorch module list | head`
