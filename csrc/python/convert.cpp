@@ -179,6 +179,9 @@ Tensor operand(const py::handle& obj, const Tensor& other) {
   // Unsigned numpy integers (np.uint64(2**64-1)) next to a float tensor are
   // taken as floats, like a big Python int; next to an int tensor they must fit int64.
   if (arr.dtype().kind() == 'u' && tt::is_floating(od)) return tensor_from_py(arr, numpy_dtype(od));
+  // A numpy float array next to a float tensor takes the tensor's dtype straight from its own values:
+  // going through the float32 default first would silently round float64 data (targets of a float64 loss).
+  if (arr.dtype().kind() == 'f' && tt::is_floating(od)) return tensor_from_py(arr, numpy_dtype(od));
   return tensor_from_py(PyList_Check(obj.ptr()) || PyTuple_Check(obj.ptr()) ? obj : py::handle(arr), py::none());
 }
 

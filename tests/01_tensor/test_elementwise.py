@@ -215,6 +215,20 @@ def test_python_scalars_on_either_side_keep_float_dtype(dtype):
         np.testing.assert_allclose(got.numpy(), expected, **tol)
 
 
+def test_numpy_float_operands_take_the_float_tensors_dtype_without_rounding():
+    # A float64 numpy array next to a float64 tensor used to go through the float32 default first:
+    # x64 + np.array([0.1]) gave 0.10000000149 (a silently rounded loss target).
+    x64 = T(np.zeros(3, dtype=np.float64))
+    b = np.array([0.1, 1 / 3, 1e-12])
+    for got in (x64 + b, x64 - b * -1, b + x64):
+        assert got.dtype == np.float64
+        np.testing.assert_array_equal(got.numpy(), b)
+    # next to a float32 tensor a float64 array is converted to float32 (the result stays float32)
+    got = T(np.zeros(3, dtype=np.float32)) + b
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got.numpy(), b.astype(np.float32))
+
+
 def test_python_scalars_with_int_tensor():
     x = np.array([[1, -2, 3], [4, 0, -6]], dtype=np.int64)
     t = T(x)
