@@ -82,7 +82,7 @@ def test_typical_mistakes_are_clear_errors(tmp_path, args, message):
 def test_module_list_shows_all_twenty_with_their_status(tmp_path):
     r = tinytorch_cli("module", "list", cwd=tmp_path)
     rows = [line.split()[:2] for line in r.stdout.splitlines()[1:]]
-    assert len(rows) == 20 and rows[0] == ["06_optimizers", "unlocked"] and rows[13] == ["14_profiling", "not"]
+    assert len(rows) == 20 and rows[0] == ["01_tensor", "unlocked"] and rows[13] == ["14_profiling", "not"]
     assert sum(status == "locked" for _, status in rows) == len(WRITTEN) - 1
 
 

@@ -13,11 +13,6 @@ from course_helpers import tinytorch_cli
 pytestmark = pytest.mark.course
 
 
-def needs_lesson_05():
-    try:
-        lesson_source("05")
-    except FileNotFoundError:
-        pytest.skip("module 05's exercise lesson has not landed yet (its old demonstration lesson has no Functions)")
 
 BREAK_MATMUL = """
 _student_matmul_backward = Matmul.backward
@@ -43,7 +38,6 @@ def nb_name(number):
 
 
 def test_transformer_milestone_trains_with_the_students_autograd(tmp_path):
-    needs_lesson_05()
     course = student_course(tmp_path, "05")
     r = tinytorch_cli("milestone", "run", "05", "--with-student", "05", "--dir", course, "--",
                       "--steps", "150", "--lr", "1e-2", "--quiet", "--train-only", cwd=tmp_path)
@@ -55,7 +49,6 @@ def test_transformer_milestone_trains_with_the_students_autograd(tmp_path):
 
 
 def test_a_wrong_backward_rule_is_named_with_its_step(tmp_path):
-    needs_lesson_05()
     course = student_course(tmp_path, "05", BREAK_MATMUL)
     r = tinytorch_cli("milestone", "run", "05", "--with-student", "05", "--dir", course, "--",
                       "--steps", "5", "--quiet", "--train-only", cwd=tmp_path)
@@ -63,7 +56,6 @@ def test_a_wrong_backward_rule_is_named_with_its_step(tmp_path):
 
 
 def test_override_is_exact_and_is_removed_on_exit(tmp_path):
-    needs_lesson_05()
     ns = load_student_namespace("05", student_course(tmp_path, "05"))
     rng = np.random.default_rng(0)
     a = tt.Tensor(rng.standard_normal((2, 3, 4)), dtype=tt.float64, requires_grad=True)
