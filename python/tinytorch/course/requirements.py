@@ -59,7 +59,7 @@ MODULES = (
        overridable=True),
     _m("07", "training", "Training: the loop, clipping, loss scaling, schedules",
        ["train_steps", "clip_grad_norm", "clip_grad_value", "scaled_backward", "cosine_schedule"]),
-    _m("08", "dataloader", "Data loading: datasets, batches, shuffles"),
+    _m("08", "dataloader", "Data loading: datasets, batches, shuffles", ["TensorDataset", "collate", "DataLoader"]),
     _m("09", "spatial", "Convolution and pooling from im2col", ["im2col", "conv2d", "max_pool2d"],
        requires=("07",)),
     _m("10", "tokenization", "Tokenization: characters and BPE merges",
