@@ -280,11 +280,13 @@ class Benchmark:
 
     # ---- TinyTorch's methods: one metric each, results by model name ----
     def _input(self, input_shape):
+        """A seeded random input of input_shape, remembered for later calls without one (compare_models)."""
         if input_shape is None:
-            return None
+            return self._example_input
         from tinytorch.core.tensor import Tensor
         rng = np.random.default_rng(0)
-        return Tensor(rng.standard_normal(tuple(input_shape)).astype(np.float32))
+        self._example_input = Tensor(rng.standard_normal(tuple(input_shape)).astype(np.float32))
+        return self._example_input
 
     def run_latency_benchmark(self, input_shape=None):
         """{name: BenchmarkResult in milliseconds} (TinyTorch's unit for this method); models with

@@ -58,7 +58,8 @@ def olympics(baseline, optimized, warmup_runs=3, measurement_runs=10, *, interle
     of the rise of resident memory during one run (or your `memory_probe(fn)` -> bytes, e.g. the
     engine allocator's peak). Accuracy: each candidate's accuracy(model). Size: parameter bytes."""
     _check_runs("olympics", warmup_runs, measurement_runs)
-    _check_runs("olympics", 0, memory_runs)
+    if isinstance(memory_runs, bool) or not isinstance(memory_runs, int) or memory_runs < 1:
+        raise ValueError(f"olympics: memory_runs must be an int of at least 1, got {memory_runs!r}")
     cands = [_as_candidate(c, i, "olympics") for i, c in enumerate((baseline, optimized))]
     if cands[0].name == cands[1].name:
         raise ValueError(f"olympics: both candidates are named {cands[0].name!r}; give them different names")
