@@ -65,7 +65,10 @@ def _fmt(v, unit):
     if unit == "s":
         return f"{v * 1e3:.4g} ms"
     if unit == "bytes":
-        return f"{v / 2**20:.4g} MiB"
+        for div, name in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+            if abs(v) >= div:
+                return f"{v / div:.4g} {name}"
+        return f"{v:.0f} B"
     return f"{v:.4g}"
 
 
