@@ -50,6 +50,16 @@ def test_warmup_runs_are_run_but_not_counted():
     assert r.values == [0.25] * 3 and len(clock.calls) == 3
 
 
+def test_number_of_calls_per_sample():
+    # each sample is the mean of `number` back-to-back calls; warm-ups are `number` calls too
+    clock = FakeClock()
+    r = measure(clock.runner("f", [WARM] * 4 + [1.0, 2.0, 0.5, 0.5, 0.25, 0.25, 4.0, 4.0]), warmup=2,
+                repetitions=3, timer=clock, number=2)
+    assert r.values == [1.5, 0.5, 0.25] and len(clock.calls) == 4 + 6
+    with pytest.raises(ValueError, match="number .calls per timed sample. must be an int >= 1, got 0"):
+        measure(lambda: None, number=0)
+
+
 def test_interleaved_rounds_order_recorded():
     clock = FakeClock()
     a = clock.runner("A", [WARM] * 2 + [1.0] * 3)
@@ -58,7 +68,8 @@ def test_interleaved_rounds_order_recorded():
     assert rep.order == ["A", "B"] * 3
     assert [n for n, _ in clock.calls] == ["A", "B"] * 5                 # warm-ups interleaved too
     assert rep.results["A"].values == [1.0] * 3 and rep.results["B"].values == [2.0] * 3
-    assert rep.config == {"warmup_runs": 2, "measurement_runs": 3, "interleave": True, "timer": "FakeClock"}
+    assert rep.config == {"warmup_runs": 2, "measurement_runs": 3, "number": 1, "interleave": True,
+                          "timer": "FakeClock"}
 
 
 def test_sequential_order_when_not_interleaved():

@@ -154,16 +154,18 @@ def _check_runs(who, warmup, repetitions):
             raise ValueError(f"{who}: {label} must be at least {low}, got {v}")
 
 
-def _timed(fn, timer):
+def _timed(fn, timer, number=1):
+    """Seconds per call of fn, from one sample of `number` back-to-back calls."""
     t0 = timer()
-    fn()
-    return timer() - t0
+    for _ in range(number):
+        fn()
+    return (timer() - t0) / number
 
 
 def measure(fn, warmup=DEFAULT_WARMUP_RUNS, repetitions=DEFAULT_MEASUREMENT_RUNS, timer=time.perf_counter,
-            name=None):
-    """Time fn() `repetitions` times after `warmup` untimed calls; a BenchmarkResult in seconds."""
-    return Benchmark([fn], warmup_runs=warmup, measurement_runs=repetitions, timer=timer,
+            name=None, number=1):
+    """Time fn() `repetitions` times after `warmup` untimed calls; a BenchmarkResult in seconds per call."""
+    return Benchmark([fn], warmup_runs=warmup, measurement_runs=repetitions, timer=timer, number=number,
                      names=[name] if name else None).run().results_list()[0]
 
 
@@ -205,12 +207,18 @@ class Benchmark:
     models: a list of candidates: functions taking no arguments, `Candidate`s, or models with
     forward() (those need an input: `run_latency_benchmark(input_shape)`); or a dict name -> one of these.
     datasets: optional, for models with evaluate(dataset) in `run_accuracy_benchmark`.
+    number: calls per timed sample (default 1). Each value is then the mean of `number` back-to-back
+    calls: for operations of a few microseconds, where the clock's own cost (about 0.1 us) and its
+    resolution would otherwise show in every sample. A warm-up run is also `number` calls.
     """
 
     def __init__(self, models, datasets=None, warmup_runs=DEFAULT_WARMUP_RUNS,
                  measurement_runs=DEFAULT_MEASUREMENT_RUNS, *, names=None, interleave=True,
-                 timer=time.perf_counter, memory_probe=peak_memory_delta, disable_gc=True):
+                 timer=time.perf_counter, memory_probe=peak_memory_delta, disable_gc=True, number=1):
         _check_runs("Benchmark", warmup_runs, measurement_runs)
+        if isinstance(number, bool) or not isinstance(number, (int, np.integer)) or number < 1:
+            raise ValueError(f"Benchmark: number (calls per timed sample) must be an int >= 1, got {number!r}")
+        self.number = int(number)
         if not callable(timer):
             raise TypeError(f"Benchmark: timer must be a callable returning seconds, got {type(timer).__name__}")
         if isinstance(models, dict):
@@ -257,24 +265,24 @@ class Benchmark:
             if self.interleave:
                 for _ in range(self.warmup_runs):
                     for c in cands:
-                        c.fn()
+                        _timed(c.fn, _no_clock, self.number)
                 for _ in range(self.measurement_runs):
                     for c in cands:
-                        times[c.name].append(_timed(c.fn, self.timer))
+                        times[c.name].append(_timed(c.fn, self.timer, self.number))
                         order.append(c.name)
             else:
                 for c in cands:
                     for _ in range(self.warmup_runs):
-                        c.fn()
+                        _timed(c.fn, _no_clock, self.number)
                     for _ in range(self.measurement_runs):
-                        times[c.name].append(_timed(c.fn, self.timer))
+                        times[c.name].append(_timed(c.fn, self.timer, self.number))
                         order.append(c.name)
         finally:
             if gc_was_on:
                 gc.enable()
         results = {name: BenchmarkResult(f"{name}_latency", vals, {"candidate": name}, "s")
                    for name, vals in times.items()}
-        config = {"warmup_runs": self.warmup_runs, "measurement_runs": self.measurement_runs,
+        config = {"warmup_runs": self.warmup_runs, "measurement_runs": self.measurement_runs, "number": self.number,
                   "interleave": bool(self.interleave), "timer": getattr(self.timer, "__name__", type(self.timer).__name__)}
         return BenchmarkReport(results, order, machine_info(), config, created_utc=_now())
 
@@ -333,6 +341,10 @@ class Benchmark:
         return [{"model": name, "metric": metric, "median": r.median, "mean": r.mean, "std": r.std,
                  "ci_lower": r.ci_lower, "ci_upper": r.ci_upper, "count": r.count}
                 for name, r in runs[metric]().items()]
+
+
+def _no_clock():   # warm-up runs are not timed: a fake clock must not see them read
+    return 0.0
 
 
 def _probe(probe, fn):
