@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import tinytorch
-from tinytorch.benchmarking import (FakeClock, Benchmark, BenchmarkResult, BenchmarkSuite, Candidate, measure, parameter_bytes,
+from tinytorch.benchmarking import (Benchmark, BenchmarkResult, BenchmarkSuite, Candidate, FakeClock, measure,
+                                    parameter_bytes,
                                     speedup_interval, speedup_range, summarize)
 
 pytestmark = pytest.mark.module19

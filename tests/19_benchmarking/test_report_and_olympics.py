@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import tinytorch
-from tinytorch.benchmarking import (FakeClock, SCHEMA, SCHEMA_VERSION, Benchmark, Candidate, load_results, machine_info,
+from tinytorch.benchmarking import (SCHEMA, SCHEMA_VERSION, Benchmark, Candidate, FakeClock, load_results, machine_info,
                                     olympics, olympics_ratios, peak_memory_delta)
 from tinytorch.core.layers import Linear
 

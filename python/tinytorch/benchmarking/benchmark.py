@@ -283,7 +283,8 @@ class Benchmark:
         results = {name: BenchmarkResult(f"{name}_latency", vals, {"candidate": name}, "s")
                    for name, vals in times.items()}
         config = {"warmup_runs": self.warmup_runs, "measurement_runs": self.measurement_runs, "number": self.number,
-                  "interleave": bool(self.interleave), "timer": getattr(self.timer, "__name__", type(self.timer).__name__)}
+                  "interleave": bool(self.interleave),
+                  "timer": getattr(self.timer, "__name__", type(self.timer).__name__)}
         return BenchmarkReport(results, order, machine_info(), config, created_utc=_now())
 
     # ---- TinyTorch's methods: one metric each, results by model name ----

@@ -98,7 +98,8 @@ def save_chart(report, path):
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
-        raise ImportError("save_chart needs matplotlib: pip install 'tinytorch[test]' or pip install matplotlib") from None
+        raise ImportError("save_chart needs matplotlib: pip install matplotlib "
+                          "(or the test extra: pip install 'tinytorch[test]')") from None
     panels = 2 if report.olympics else 1
     fig = Figure(figsize=(5.5 * panels, 4))
     FigureCanvasAgg(fig)
