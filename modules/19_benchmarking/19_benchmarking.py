@@ -449,8 +449,9 @@ for interleave, (p, lo_, hi_) in ratios.items():
         print(f"{kind}: identical code looks {max(p, 1 / p):.2f}x apart: that is drift or noise, not code")
 
 # %% [markdown]
-# On a quiet machine both intervals contain 1: no drift was measured, and
-# the order does not matter for a 40-run benchmark of a 0.5 ms kernel. The
+# In our runs (2 busy cores) both intervals contained 1: no drift was
+# measured, and the order did not matter for a 40-run benchmark of a 0.5 ms
+# kernel; the noise (the width of the intervals) was the bigger problem. The
 # fake-clock experiment above shows what happens when the machine does
 # drift; interleaving is cheap insurance, which is why `Benchmark` does it by
 # default and records the order it used.

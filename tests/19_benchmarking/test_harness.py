@@ -214,3 +214,5 @@ def test_import_paths_are_one_module():
     import tinytorch.perf.benchmarking as perf_path
     assert perf_path.Benchmark is tinytorch.benchmarking.Benchmark is tt_path.Benchmark
     assert tinytorch.perf.benchmarking.olympics is tinytorch.benchmarking.olympics
+    from tinytorch.benchmarking.benchmark import OlympicEvent
+    assert OlympicEvent.LATENCY_SPRINT.value == "latency_sprint" and len(OlympicEvent) == 5

@@ -15,12 +15,12 @@ from .benchmark import (DEFAULT_MEASUREMENT_RUNS, DEFAULT_WARMUP_RUNS, Benchmark
                         Candidate, measure, parameter_bytes)
 from .clock import FakeClock
 from .machine import machine_info, peak_memory_delta, peak_rss_bytes
-from .olympics import AXES, olympics, olympics_ratios
+from .olympics import AXES, OlympicEvent, olympics, olympics_ratios
 from .report import SCHEMA, SCHEMA_VERSION, format_table, load_results, save_chart, save_json
 from .stats import speedup_interval, speedup_range, summarize
 from .suite import BenchmarkSuite
 
 __all__ = ["FakeClock", "Benchmark", "BenchmarkReport", "BenchmarkResult", "BenchmarkSuite", "Candidate", "measure",
-           "parameter_bytes", "machine_info", "peak_memory_delta", "peak_rss_bytes", "olympics", "olympics_ratios",
+           "parameter_bytes", "machine_info", "peak_memory_delta", "peak_rss_bytes", "olympics", "olympics_ratios", "OlympicEvent",
            "AXES", "SCHEMA", "SCHEMA_VERSION", "format_table", "load_results", "save_chart", "save_json",
            "speedup_interval", "speedup_range", "summarize", "DEFAULT_WARMUP_RUNS", "DEFAULT_MEASUREMENT_RUNS"]
