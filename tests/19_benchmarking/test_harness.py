@@ -190,6 +190,8 @@ def test_errors_name_the_function_and_the_fix():
         Benchmark([f, 3]).run()
     with pytest.raises(TypeError, match=r"Candidate\('x'\): fn must be callable"):
         Candidate("x", "not a function")
+    with pytest.raises(TypeError, match="Candidate: name must be a non-empty string"):
+        Candidate(3, f)
     with pytest.raises(TypeError, match="accuracy must be a callable"):
         Candidate("x", f, accuracy=0.9)
     with pytest.raises(ValueError, match="needs at least one candidate"):

@@ -100,6 +100,8 @@ class Candidate:
     size_bytes: int = None
 
     def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"Candidate: name must be a non-empty string (it keys the report), got {self.name!r}")
         if not callable(self.fn):
             raise TypeError(f"Candidate({self.name!r}): fn must be callable (a function taking no arguments), "
                             f"got {type(self.fn).__name__}")
