@@ -75,7 +75,8 @@ MODULES = (
     _m("16", "quantization", "Quantization"),
     _m("17", "compression", "Compression"),
     _m("18", "acceleration", "Acceleration"),
-    _m("19", "benchmarking", "Benchmarking"),
+    _m("19", "benchmarking", "Benchmarking: warm-up, medians, interleaved rounds, the olympics",
+       ["median_and_iqr", "measure", "interleaved_rounds", "bootstrap_speedup", "olympic_scores"]),
     _m("20", "capstone", "Capstone"),
 )
 
