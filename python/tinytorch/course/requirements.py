@@ -74,7 +74,8 @@ MODULES = (
     _m("15", "memoization", "Memoization: the KV cache"),
     _m("16", "quantization", "Quantization"),
     _m("17", "compression", "Compression: pruning, low rank, distillation",
-       ["magnitude_mask", "structured_mask", "low_rank_factors", "distillation_loss"]),
+       ["magnitude_mask", "structured_mask", "low_rank_factors", "distillation_loss"],
+       requires=("07", "16")),  # it prunes and fine-tunes a trained model: needs the training loop too
     _m("18", "acceleration", "Acceleration: vectorization, tiling, the roofline, fusion",
        ["naive_matmul", "vectorized_matmul", "tiled_matmul", "matmul_intensity", "add_intensity", "roofline_bound",
         "linear_gelu"]),
