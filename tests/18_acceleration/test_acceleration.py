@@ -106,3 +106,20 @@ def test_interleaved_medians_calls_in_rounds():
     calls = []
     out = A.interleaved_medians([lambda: calls.append("a"), lambda: calls.append("b")], rounds=3, warmup=1)
     assert calls == ["a", "b"] + ["a", "b"] * 3 and len(out) == 2
+
+
+def test_composed_block_gradients_equal_the_fused_block_in_float64():
+    tt.manual_seed(4)
+    block = TransformerBlock(8, 2, dropout_prob=0.0).double()
+    rng = np.random.default_rng(2)
+    x = tt.Tensor(rng.standard_normal((2, 3, 8)), dtype=tt.float64, requires_grad=True)
+    up = tt.Tensor(rng.standard_normal((2, 3, 8)), dtype=tt.float64)
+    (block(x, causal_mask(3)) * up).sum().backward()
+    params = block.parameters()
+    fused = [np.asarray(x.grad).copy()] + [np.asarray(p.grad).copy() for p in params]
+    x.grad = None
+    block.zero_grad()
+    (A.composed_block(block, x, causal=True) * up).sum().backward()
+    composed = [np.asarray(x.grad)] + [np.asarray(p.grad) for p in params]
+    for f, c in zip(fused, composed):
+        np.testing.assert_allclose(c, f, rtol=1e-7, atol=1e-10)
