@@ -31,7 +31,7 @@ from ..core.tensor import Tensor
 
 __all__ = ["matmul_flops", "matmul_bytes", "elementwise_flops", "elementwise_bytes", "arithmetic_intensity",
            "roofline_bound", "ridge_point", "theoretical_peak_gflops", "simd_flops_per_cycle", "cpu_max_ghz",
-           "estimate_peak_gflops", "measured_sgemm_gflops", "measured_bandwidth_gbs", "interleaved_medians",
+           "estimate_peak_gflops", "measured_sgemm_gflops", "measured_matmul_gflops", "measured_peak_gflops", "measured_bandwidth_gbs", "interleaved_medians",
            "roofline_row", "roofline_table", "format_table", "composed_layer_norm", "composed_block",
            "fused_vs_unfused", "thread_scaling"]
 
@@ -141,6 +141,27 @@ def measured_sgemm_gflops(n=1024, reps=1, rounds=5):
     return max(float(_C._blas_sgemm_gflops(n, reps)) for _ in range(_positive_int(rounds, "rounds", where)))
 
 
+def measured_matmul_gflops(n=512, rounds=5):
+    """GFLOP/s of the engine's own float32 matmul on n x n matrices, the best of `rounds` calls. On a
+    shared machine this can beat `measured_sgemm_gflops` (the engine splits each product across its own
+    threads; OpenBLAS's threads compete with the neighbours), so the compute roof takes the larger."""
+    n = _positive_int(n, "n", "measured_matmul_gflops")
+    a, b = _C.randn(n, n), _C.randn(n, n)
+    a @ b
+    best = math.inf
+    for _ in range(_positive_int(rounds, "rounds", "measured_matmul_gflops")):
+        t0 = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t0)
+    return matmul_flops(n, n, n) / best / 1e9
+
+
+def measured_peak_gflops(sizes=(128, 256, 512)):
+    """The practical compute roof: the best rate any GEMM reached, OpenBLAS sgemm at 1024 or the engine's
+    matmul at `sizes` (mid sizes often win on a shared machine: their operands stay in cache)."""
+    return max([measured_sgemm_gflops(1024)] + [measured_matmul_gflops(n) for n in sizes])
+
+
 def interleaved_medians(fns, rounds=5, warmup=1):
     """Median seconds of each function, timed in interleaved rounds (A, B, A, B, ...) after `warmup`
     calls each, so a load change on the machine hits every candidate alike."""
@@ -186,9 +207,9 @@ def roofline_row(name, flops, nbytes, seconds, peak_gflops, bandwidth_gbs):
 def roofline_table(matmul_sizes=(32, 128, 512), add_sizes=(1 << 16, 1 << 22), peak_gflops=None,
                    bandwidth_gbs=None, rounds=5):
     """Measured rows for square float32 matmuls and adds on the engine. The compute roof defaults to
-    the measured sgemm GFLOP/s at 1024 (the best this BLAS does here), the memory roof to the
-    measured bandwidth of a large add."""
-    peak = measured_sgemm_gflops(1024) if peak_gflops is None else peak_gflops
+    `measured_peak_gflops()` (the best rate of sgemm and of the engine's matmul), the memory roof
+    to the measured bandwidth of a large add."""
+    peak = measured_peak_gflops() if peak_gflops is None else peak_gflops
     bw = measured_bandwidth_gbs() if bandwidth_gbs is None else bandwidth_gbs
     rows = []
     for n in matmul_sizes:
