@@ -31,7 +31,8 @@ from ..core.tensor import Tensor
 
 __all__ = ["matmul_flops", "matmul_bytes", "elementwise_flops", "elementwise_bytes", "arithmetic_intensity",
            "roofline_bound", "ridge_point", "theoretical_peak_gflops", "simd_flops_per_cycle", "cpu_max_ghz",
-           "estimate_peak_gflops", "measured_sgemm_gflops", "measured_matmul_gflops", "measured_peak_gflops", "measured_bandwidth_gbs", "interleaved_medians",
+           "estimate_peak_gflops", "measured_sgemm_gflops", "measured_matmul_gflops", "measured_peak_gflops",
+           "measured_bandwidth_gbs", "interleaved_medians",
            "roofline_row", "roofline_table", "format_table", "composed_layer_norm", "composed_block",
            "fused_vs_unfused", "thread_scaling"]
 
@@ -86,7 +87,8 @@ def roofline_bound(intensity, peak_gflops, bandwidth_gbs):
     """The attainable GFLOP/s: min(peak, intensity * bandwidth) (GB/s x FLOP/byte = GFLOP/s)."""
     where = "roofline_bound"
     intensity = _positive(intensity, "intensity", where, allow_zero=True)
-    return min(_positive(peak_gflops, "peak_gflops", where), intensity * _positive(bandwidth_gbs, "bandwidth_gbs", where))
+    peak = _positive(peak_gflops, "peak_gflops", where)
+    return min(peak, intensity * _positive(bandwidth_gbs, "bandwidth_gbs", where))
 
 
 def ridge_point(peak_gflops, bandwidth_gbs):

@@ -9,7 +9,8 @@ REPLACE = [
      "                out[i:i + tile, j:j + tile] = a[i:i + tile, p:p + tile] @ b[p:p + tile, j:j + tile]\n"),
     ("    return 2 * m * k * n / (itemsize * (m * k + k * n + m * n))\n",
      "    return 2 * m * k * n / (itemsize * (m * k + k * n))\n"),
-    ("    return min(peak_gflops, intensity * bandwidth_gbs)\n", "    return max(peak_gflops, intensity * bandwidth_gbs)\n"),
+    ("    return min(peak_gflops, intensity * bandwidth_gbs)\n",
+     "    return max(peak_gflops, intensity * bandwidth_gbs)\n"),
     ("    return u * 0.5 * (tt.tanh(inner) + 1.0)\n", "    return u * (tt.tanh(inner) + 1.0)\n"),
 ]
 EXPECT_FAIL = ["naive_matmul_matches_engine", "vectorized_matmul_matches_engine", "tiled_matmul_matches_engine",

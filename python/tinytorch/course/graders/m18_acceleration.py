@@ -18,8 +18,8 @@ def _check_matmul(fn, name, cases, extra=()):
     rng = np.random.default_rng(18)
     for m, k, n in cases:
         a, b = rng.standard_normal((m, k)), rng.standard_normal((k, n))
-        close(fn(a.copy(), b.copy(), *extra), _engine_matmul(a, b), f"{name}(({m}, {k}), ({k}, {n}){', ' if extra else ''}"
-              f"{', '.join(map(str, extra))})", rtol=1e-9, atol=1e-10)
+        args = f"({m}, {k}), ({k}, {n})" + "".join(f", {e}" for e in extra)
+        close(fn(a.copy(), b.copy(), *extra), _engine_matmul(a, b), f"{name}({args})", rtol=1e-9, atol=1e-10)
     close(fn(np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[5.0, 6.0], [7.0, 8.0]]), *extra),
           [[19, 22], [43, 50]], f"{name}([[1, 2], [3, 4]], [[5, 6], [7, 8]])")
     try:
