@@ -9,6 +9,7 @@ import math
 
 from .. import _C
 from . import overrides as _overrides
+from ._sizes import positive_int
 from .module import IncompatibleKeys, Layer, Module, Parameter
 from .tensor import Tensor
 
@@ -26,8 +27,7 @@ def _as_tensor(x):
 
 
 def _check_size(value, what, layer):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{layer}: {what} must be a positive integer, got {value!r}")
+    return positive_int(value, what, layer)  # numpy integers too, like PyTorch
 
 
 class Linear(Module):
@@ -40,8 +40,8 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True):
         super().__init__()
-        _check_size(in_features, "in_features", "Linear")
-        _check_size(out_features, "out_features", "Linear")
+        in_features = _check_size(in_features, "in_features", "Linear")
+        out_features = _check_size(out_features, "out_features", "Linear")
         self.in_features = in_features
         self.out_features = out_features
         scale = math.sqrt(XAVIER_SCALE_FACTOR / in_features)
