@@ -86,3 +86,23 @@ def test_char_tokenizer_on_the_text_path_round_trips():
     ids = tok.encode("hello")
     assert tok.decode(ids) == "hello"
     assert len(ids) == 5 and ids[2] == ids[3]  # the two l's
+
+
+def test_student_optimizers_replace_every_alias_while_active():
+    """use_student("06") swaps SGD/Adam/AdamW on every path of the table, and restores them all."""
+    import tinytorch
+    from tinytorch.core import optimizers
+    from tinytorch.course.overrides import use_student
+
+    engine = {name: getattr(optimizers, name) for name in ("SGD", "Adam", "AdamW")}
+    student = {name: type(f"Student{name}", (engine[name],), {}) for name in engine}
+    sites = [(m, n, t.split(":")[1]) for m, n, t in compat.ALIASES if t.startswith("tinytorch.core.optimizers:")
+             and t.split(":")[1] in engine]
+    assert {(m, n) for m, n, _ in sites} >= {("tinytorch", "SGD"), ("tinytorch.optim", "SGD"),
+                                             ("tinytorch.optim", "AdamW")}
+    with use_student("06", namespace=student, compare=False):
+        for module, name, cls in sites:
+            assert getattr(importlib.import_module(module), name) is student[cls]
+        assert tinytorch.optim.Adam is student["Adam"]
+    for module, name, cls in sites:
+        assert getattr(importlib.import_module(module), name) is engine[cls]
