@@ -74,3 +74,14 @@ def test_non_integer_or_non_positive_sizes_still_raise(bad):
                        (lambda v: nn.MultiHeadAttention(8, v), "MultiHeadAttention: num_heads")):
         with pytest.raises(ValueError, match=f"{what} must be a positive integer, got"):
             make(bad)
+
+
+def test_other_counts_and_probabilities_take_numpy_scalars():
+    from tinytorch.core.tokenization import BPETokenizer
+    tok = BPETokenizer(np.int64(300), np.int64(3))
+    assert (tok.target_vocab_size, tok.min_frequency) == (300, 3) and type(tok.min_frequency) is int
+    drop = nn.Dropout(np.float32(0.25))
+    assert type(drop.p) is float and drop.p == 0.25
+    for bad in (True, 1.5, -0.1, "0.5"):
+        with pytest.raises(ValueError, match="Dropout probability must be between 0.0 and 1.0"):
+            nn.Dropout(bad)

@@ -6,6 +6,7 @@ over all leading dims of x, with one fused backward node
 (csrc/nn/linear.cpp).
 """
 import math
+import numbers
 
 from .. import _C
 from . import overrides as _overrides
@@ -70,7 +71,8 @@ class Dropout(Module):
 
     def __init__(self, p=0.5):
         super().__init__()
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not DROPOUT_MIN_PROB <= p <= DROPOUT_MAX_PROB:
+        # numpy scalars too (np.float32(0.1) from a config array), as PyTorch accepts them
+        if isinstance(p, bool) or not isinstance(p, numbers.Real) or not DROPOUT_MIN_PROB <= p <= DROPOUT_MAX_PROB:
             raise ValueError(f"Dropout probability must be between {DROPOUT_MIN_PROB} and {DROPOUT_MAX_PROB}, got {p!r}")
         self.p = float(p)
 

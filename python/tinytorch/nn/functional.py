@@ -89,8 +89,8 @@ def embedding(input, weight):
 
 
 def one_hot(tensor, num_classes=-1):
-    """int64 one-hot vectors; num_classes=-1 means max id + 1."""
-    return _C.one_hot(tensor, num_classes)
+    """int64 one-hot vectors as torch's (tinytorch.one_hot gives float32); num_classes=-1 means max id + 1."""
+    return _C.one_hot(tensor, num_classes).long()
 
 
 def mse_loss(input, target):
