@@ -127,16 +127,22 @@ def markdown() -> str:
         "",
         "- **Sizes as numpy integers.** Every layer constructor (`Linear`, `Conv2d`, `Embedding`,",
         "  `PositionalEncoding`, `MultiHeadAttention`, `TransformerBlock`, `LayerNorm`, `GPT`) accepts",
-        "  `np.int64` and the other numpy integers, as PyTorch does (`Linear(np.prod(shape), 2)`), and",
-        "  stores a Python `int`. Floats (even `2.0`) and bools still raise `ValueError` naming the",
-        "  layer and the argument: a size is a count.",
+        "  `np.int64` and the other numpy integers, as PyTorch does (`Linear(np.prod(shape), 2)`).",
+        "  `Linear`, `Conv2d`, `Embedding`, `PositionalEncoding` and `MultiHeadAttention` check their",
+        "  sizes with one helper (`tinytorch/core/_sizes.py`) and store them as Python `int`s; the",
+        "  blocks built from them (`TransformerBlock`, `MLP`, `EmbeddingLayer`) inherit it, and `GPT`",
+        "  and `LayerNorm` keep their own checks, which accept numpy integers too.",
+        "  Floats (even `2.0`) and bools still raise `ValueError` naming the layer and the argument:",
+        "  a size is a count. `Dropout(np.float32(0.1))` and `BPETokenizer(np.int64(300))` work too.",
         "- **Integer inputs to float-only ops are computed in float32.** `exp`, `log`, `sqrt`, `sin`,",
         "  `cos`, `tanh`, `sigmoid`, `gelu`, `erf`, `softmax`, `log_softmax`, `logsumexp`, `mean`,",
         "  `var`, `std`, `layer_norm`, `cross_entropy` logits and `/` take bool and int64 tensors and",
         "  return float32. numpy's ufuncs would give float64; tinytorch keeps its default float",
         "  (TinyTorch's and PyTorch's), so a result mixes with float32 parameters without a silent",
-        "  upcast. One C++ helper does it (`promote_to_float`, csrc/ops/copy.cpp). `conv2d` and the",
-        "  pools still require float input, as PyTorch's do.",
+        "  upcast. The elementwise, softmax-family, `layer_norm` and `cross_entropy` kernels share one",
+        "  C++ helper for it (`promote_to_float`, csrc/ops/copy.cpp); `mean`/`var`/`std` accumulate",
+        "  integers in double inside the reduction engine and return float32. `conv2d` and the pools",
+        "  still require float input, as PyTorch's do.",
         "- **`.grad` is a Tensor numpy accepts.** `p.grad * 2`, `np.allclose(p.grad, g)`,",
         "  `p.grad.data` (a numpy view), `np.linalg.norm(p.grad)`, `p.grad.numpy()` work, and",
         "  `p.grad.copy()` returns a detached copy with its own memory, like `ndarray.copy()`;",
@@ -145,6 +151,12 @@ def markdown() -> str:
         "  tensors with numpy's broadcasting and result dtypes (bool with bool stays bool, bool with",
         "  int64 gives int64); `~` on int64 is two's-complement not (`~5 == -6`) as in numpy. On",
         "  float tensors they raise `TypeError`, as numpy does.",
+        "",
+        "## Not provided",
+        "",
+        "TinyTorch's `tinytorch.data.loader` augmentations (`RandomHorizontalFlip`, `RandomCrop`,",
+        "`Compose`) and `tinytorch.core.spatial.BatchNorm2d` have no counterpart here yet; importing",
+        "them raises `ImportError`.",
         "",
         "## Import paths",
         "",
@@ -156,7 +168,10 @@ def markdown() -> str:
     for module, name, target in ALIASES:
         lines.append(f"| `from {module} import {name}` | `{target.replace(':', '.')}` |")
     lines += ["", "`tinytorch.nn.functional` (PyTorch's `F`) offers: "
-              + ", ".join(f"`{n}`" for n in importlib.import_module("tinytorch.nn.functional").__all__) + ".", ""]
+              + ", ".join(f"`{n}`" for n in importlib.import_module("tinytorch.nn.functional").__all__) + ",",
+              "with torch's keywords and defaults (`F.gelu` is exact unless `approximate='tanh'`, while",
+              "`nn.GELU()` keeps the course's tanh form; `F.one_hot` returns int64; `F.flatten` keeps",
+              "TinyTorch's `start_dim=1`).", ""]
     return "\n".join(lines)
 
 
