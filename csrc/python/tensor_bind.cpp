@@ -342,7 +342,11 @@ void bind_tensor(py::module_& m) {
   cls.def("__neg__", [](const Tensor& a) { return tt::neg(a); });
   cls.def("__pos__", [](const Tensor& a) { return a; });
   cls.def("__abs__", [](const Tensor& a) { return tt::apply_unary(tt::ops::UnaryOp::Abs, a); });
-  cls.def("__invert__", [](const Tensor& a) { return tt::ops::unary(tt::ops::UnaryOp::LogicalNot, a); });
+  cls.def("__invert__", [](const Tensor& a) { return tt::ops::bitwise_not(a); });
+  // & | ^ on bool and int64 tensors (masks), numpy's semantics; never part of a graph.
+  bin("__and__", "__rand__", &tt::ops::bitwise_and);
+  bin("__or__", "__ror__", &tt::ops::bitwise_or);
+  bin("__xor__", "__rxor__", &tt::ops::bitwise_xor);
   using BO = tt::ops::BinaryOp;
   auto cmp = [&](const char* name, BO op) {
     cls.def(name, [op](const Tensor& a, const py::handle& b) { return compare_op(op, a, b); }, py::is_operator());
@@ -545,6 +549,9 @@ void bind_tensor(py::module_& m) {
   cls.def("__isub__", [](const Tensor& t, const py::handle& b) { return inplace_binary(&tt::sub, "-=", t, b); }, py::is_operator());
   cls.def("__imul__", [](const Tensor& t, const py::handle& b) { return inplace_binary(&tt::mul, "*=", t, b); }, py::is_operator());
   cls.def("__itruediv__", [](const Tensor& t, const py::handle& b) { return inplace_binary(&tt::div, "/=", t, b); }, py::is_operator());
+  cls.def("__iand__", [](const Tensor& t, const py::handle& b) { return inplace_binary(&tt::ops::bitwise_and, "&=", t, b); }, py::is_operator());
+  cls.def("__ior__", [](const Tensor& t, const py::handle& b) { return inplace_binary(&tt::ops::bitwise_or, "|=", t, b); }, py::is_operator());
+  cls.def("__ixor__", [](const Tensor& t, const py::handle& b) { return inplace_binary(&tt::ops::bitwise_xor, "^=", t, b); }, py::is_operator());
   cls.def("_bump_version", [](const Tensor& t) { t.bump_version(); });
 }
 

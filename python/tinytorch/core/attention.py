@@ -27,6 +27,7 @@ import numpy as np
 
 from .. import _C
 from . import overrides as _overrides
+from ._sizes import positive_int
 from .layers import Linear
 from .module import Module
 from .tensor import Tensor
@@ -100,8 +101,8 @@ class MultiHeadAttention(Module):
 
     def __init__(self, embed_dim, num_heads):
         super().__init__()
-        if isinstance(num_heads, bool) or not isinstance(num_heads, int) or num_heads < 1:
-            raise ValueError(f"MultiHeadAttention: num_heads must be a positive integer, got {num_heads!r}")
+        embed_dim = positive_int(embed_dim, "embed_dim", "MultiHeadAttention")  # numpy integers too
+        num_heads = positive_int(num_heads, "num_heads", "MultiHeadAttention")
         if embed_dim % num_heads != 0:
             raise ValueError(f"embed_dim ({embed_dim}) must be divisible by num_heads ({num_heads}); "
                              f"e.g. embed_dim=512 with num_heads=8 gives heads of size 64")
