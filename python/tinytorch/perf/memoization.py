@@ -59,8 +59,8 @@ class KVCache:
 
     def _allocate(self):
         shape = (self.batch_size, self.num_heads, self.max_seq_len, self.head_dim)
-        self.caches = [(Tensor(np.zeros(shape, self.dtype)), Tensor(np.zeros(shape, self.dtype)))
-                       for _ in range(self.num_layers)]
+        zeros = lambda: Tensor(np.zeros(shape, self.dtype), dtype=self.dtype)  # noqa: E731
+        self.caches = [(zeros(), zeros()) for _ in range(self.num_layers)]
 
     def _check_layer(self, layer_idx, fn):
         if isinstance(layer_idx, bool) or not isinstance(layer_idx, (int, np.integer)):
