@@ -17,9 +17,11 @@ prompt runs once, then one token per step in C++).
     python milestones/07_2020_tinygpt/radford_tinygpt.py --checkpoint run.safetensors --resume --steps 1200
     python milestones/07_2020_tinygpt/radford_tinygpt.py --plot curves.png
 
-With --resume, --steps is the total: batches are drawn from a generator keyed
-by (seed, step), so a run saved at step k and resumed gives the losses of the
-uninterrupted run. Success: the validation loss ends below TARGET_VAL_LOSS
+With --resume, --steps is the total. Batches are drawn from a generator keyed
+by (seed, step) and the learning-rate schedule spans --schedule-steps (default
+--steps, saved in the checkpoint; past it the rate stays at its floor), so a run
+started with --steps 300 --schedule-steps 800 and resumed with --steps 800 gives
+exactly the losses of the uninterrupted 800-step run. Success: the validation loss ends below TARGET_VAL_LOSS
 nats per character (a uniform guess over the 96 characters is ln 96 = 4.56).
 """
 
@@ -68,6 +70,8 @@ def parse_args(argv=None):
                                                                 "(default 64)")
     parser.add_argument("--batch", type=int, default=16, help="windows per step (default 16)")
     parser.add_argument("--lr", type=float, default=3e-3, help="AdamW peak learning rate (default 3e-3)")
+    parser.add_argument("--schedule-steps", type=int, default=None, help="length of the warm-up + cosine "
+                        "schedule (default --steps; when resuming, the checkpoint's)")
     parser.add_argument("--seed", type=int, default=42, help="seed for weights and batches, 0 <= seed < 2**32 "
                                                            "(default 42)")
     parser.add_argument("--eval-every", type=int, default=100, help="steps between validation losses (default 100)")
@@ -80,10 +84,12 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.steps is None:
         args.steps = 60 if args.quick else 800
+    if args.schedule_steps is None:
+        args.schedule_steps = args.steps
     if args.quick:
         args.eval_every = min(args.eval_every, 20)
         args.sample_chars = min(args.sample_chars, 60)
-    check_training_flags(parser, args, counts=("steps", "embed_dim", "layers", "heads", "context", "batch",
+    check_training_flags(parser, args, counts=("steps", "schedule_steps", "embed_dim", "layers", "heads", "context", "batch",
                                                "eval_every", "sample_chars"))
     if args.embed_dim % args.heads:
         parser.error(f"--embed-dim ({args.embed_dim}) must be divisible by --heads ({args.heads})")
@@ -149,17 +155,18 @@ def evaluate(model, loss_fn, vx, vy, batch=32):
 
 
 def learning_rate(step, args):
-    """Linear warm-up over 5% of the steps, then cosine decay to 10% of --lr."""
-    warm = max(1, args.steps // 20)
+    """Linear warm-up over 5% of the schedule, then cosine decay to 10% of --lr (and 10% after it)."""
+    warm = max(1, args.schedule_steps // 20)
     if step < warm:
         return args.lr * (step + 1) / warm
-    t = (step - warm) / max(1, args.steps - warm)
+    t = min(1.0, (step - warm) / max(1, args.schedule_steps - warm))
     return args.lr * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * t)))
 
 
 def config_of(args):
     return {"vocab": VOCAB, "embed_dim": args.embed_dim, "layers": args.layers, "heads": args.heads,
-            "context": args.context, "batch": args.batch, "lr": args.lr, "seed": args.seed, "steps": args.steps}
+            "context": args.context, "batch": args.batch, "lr": args.lr, "seed": args.seed,
+            "schedule_steps": args.schedule_steps}
 
 
 def train(model, optimizer, loss_fn, train_ids, vx, vy, first_step, args, history):
@@ -280,7 +287,8 @@ def main(argv=None):
             return 1
         extra = info["extra"] or {}
         saved = dict(extra.get("config") or {})
-        if {k: v for k, v in saved.items() if k != "steps"} != {k: v for k, v in config.items() if k != "steps"}:
+        args.schedule_steps = config["schedule_steps"] = saved.get("schedule_steps", args.schedule_steps)
+        if saved != config:
             print(f"--resume: {args.checkpoint} was trained with {saved}, but this run uses {config}; pass the "
                   f"same model and training flags", file=sys.stderr)
             return 1

@@ -41,7 +41,7 @@ def test_cached_step_logits_equal_full_forward_at_every_step(batch, prompt_len):
     rng = np.random.default_rng(2)
     seq = rng.integers(0, model.vocab_size, (batch, model.max_seq_len))
     cache = new_cache(model, batch)
-    dec = memoization._decoder(model, cache)
+    dec = memoization.make_decoder(model, cache)
     got = np.asarray(dec.step(tt.Tensor(seq[:, :prompt_len], dtype=np.int64), 0))
     np.testing.assert_allclose(got, full_logits(model, seq[:, :prompt_len]), rtol=1e-4, atol=1e-4)
     for t in range(prompt_len, model.max_seq_len):
@@ -54,7 +54,7 @@ def test_cached_step_writes_the_projected_keys_and_values_into_the_cache():
     model = make_model(3, layers=1)
     seq = np.array([[3, 1, 4, 1, 5]])
     cache = new_cache(model, 1)
-    memoization._decoder(model, cache).step(tt.Tensor(seq, dtype=np.int64), 0)
+    memoization.make_decoder(model, cache).step(tt.Tensor(seq, dtype=np.int64), 0)
     # layer 0's keys by hand: ln1(token + position embedding) @ wk + bk, split into heads
     b = model.blocks[0]
     x = np.asarray(model.token_embedding.weight)[seq[0]] + np.asarray(model.position_embedding.weight)[:5]
@@ -203,7 +203,7 @@ def test_kv_cache_bad_arguments():
 def test_decoder_step_rejects_bad_positions_and_batches():
     model = make_model(0, max_len=6)
     cache = new_cache(model, 2)
-    dec = memoization._decoder(model, cache)
+    dec = memoization.make_decoder(model, cache)
     with pytest.raises(ValueError, match=r"positions \[5, 7\) do not fit the cache's 6"):
         dec.step(tt.Tensor(np.zeros((2, 2)), dtype=np.int64), 5)
     with pytest.raises(ValueError, match="batch_size=2"):
@@ -212,7 +212,7 @@ def test_decoder_step_rejects_bad_positions_and_batches():
         dec.step(tt.Tensor(np.full((2, 1), 99)), 0)
     wrong = KVCache(1, 6, model.num_layers, model.num_heads, 4)
     with pytest.raises(ValueError, match="KVCache: layer 0 key cache"):
-        memoization._decoder(model, wrong)
+        memoization.make_decoder(model, wrong)
 
 
 def test_cache_of_a_float64_model_matches_forward():
@@ -235,5 +235,5 @@ def test_cache_of_a_float64_model_matches_forward():
     k0 = np.asarray(cache.caches[0][0])
     assert k0.dtype == np.float64 and np.abs(k0[:, :, :6]).sum() > 0
     np.testing.assert_allclose(full_logits(model, seq[:, :6])[:, -1],
-                               np.asarray(memoization._decoder(model, new_cache(model, 1)).step(
+                               np.asarray(memoization.make_decoder(model, new_cache(model, 1)).step(
                                    tt.Tensor(seq[:, :6], dtype=np.int64), 0))[:, -1], rtol=1e-4)

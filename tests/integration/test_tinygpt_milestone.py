@@ -48,7 +48,8 @@ def test_quick_run_learns_and_resume_matches_an_uninterrupted_run(tmp_path):
     assert out.count("--- prompt") == 4 and "--- prompt 'def ' ---\ndef " in out
     assert field(out, "generation") > 0
 
-    assert run_script("--quick", "--quiet", "--steps", "30", "--checkpoint", str(part)).returncode == 0
+    assert run_script("--quick", "--quiet", "--steps", "30", "--schedule-steps", "60", "--sample-chars", "5",
+                      "--checkpoint", str(part)).returncode == 0
     resumed = run_script("--quick", "--quiet", "--steps", "60", "--checkpoint", str(part), "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert re.search(r"steps\s*:\s*60 \(30 in this run\)", resumed.stdout)

@@ -169,7 +169,9 @@ def cache_usable(model):
     return len(dtypes) == 1 and dtypes <= {np.dtype(np.float32), np.dtype(np.float64)}
 
 
-def _decoder(model, cache):
+def make_decoder(model, cache):
+    """The C++ decode step (tinytorch._C._KVDecoder) of this model over this cache's tensors:
+    .step(tokens (B, n) int64 Tensor, start) -> logits (B, n, vocab), writing the cache rows [start, start + n)."""
     blocks = [b._params() for b in model.blocks]
     return _C._KVDecoder(model.token_embedding.weight, model.position_embedding.weight, blocks, model.ln_f.gamma,
                          model.ln_f.beta, model.ln_f.eps, model.lm_head.weight, model.lm_head.bias, model.num_heads,
@@ -194,7 +196,7 @@ def cached_generate(model, seq, max_new_tokens, pick, cache=None):
         raise ValueError(f"generate: the KV cache was built for (num_layers, num_heads, head_dim, max_seq_len, dtype)"
                          f" = {have}, the model needs {expect}; call enable_kv_cache(model) again")
     cache._resize_batch(seq.shape[0])
-    decoder = _decoder(model, cache)
+    decoder = make_decoder(model, cache)
     limit = model.max_seq_len
     new = seq[:, -limit:]
     for i in range(int(max_new_tokens)):
