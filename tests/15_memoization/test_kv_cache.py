@@ -237,3 +237,56 @@ def test_cache_of_a_float64_model_matches_forward():
     np.testing.assert_allclose(full_logits(model, seq[:, :6])[:, -1],
                                np.asarray(memoization.make_decoder(model, new_cache(model, 1)).step(
                                    tt.Tensor(seq[:, :6], dtype=np.int64), 0))[:, -1], rtol=1e-4)
+
+
+def test_decode_step_records_no_graph_and_tinytorch_path_reexports():
+    model = make_model(10)
+    assert all(p.requires_grad for p in model.parameters())
+    logits = memoization.make_decoder(model, new_cache(model, 1)).step(tt.Tensor(np.array([[1, 2]]),
+                                                                                 dtype=np.int64), 0)
+    assert not logits.requires_grad and logits.grad_fn is None
+    from tinytorch.generation import kv_cache
+    assert kv_cache.KVCache is KVCache and kv_cache.enable_kv_cache is enable_kv_cache
+    assert kv_cache.disable_kv_cache is disable_kv_cache
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_sampling_ids_identical_over_seeds(seed):
+    model = make_model(20 + seed, max_len=16)
+    prompt = np.random.default_rng(seed).integers(0, model.vocab_size, (2, 3))
+    tt.manual_seed(seed)
+    a = model.generate(prompt, 20, temperature=1.0, use_cache=False)   # crosses max_seq_len=16 too
+    tt.manual_seed(seed)
+    b = model.generate(prompt, 20, temperature=1.0, use_cache=True)
+    np.testing.assert_array_equal(a, b)
+
+
+def torch_gpt_logits(torch, model, seq):
+    """The same GPT written with torch.nn.functional (full causal forward), weights from `model`."""
+    F = torch.nn.functional
+    w = lambda t: torch.tensor(np.asarray(t), dtype=torch.float64)  # noqa: E731
+    B, T = seq.shape
+    H, D = model.num_heads, model.embed_dim
+    x = w(model.token_embedding.weight)[torch.tensor(seq)] + w(model.position_embedding.weight)[:T]
+    ln = lambda x, m: F.layer_norm(x, (D,), w(m.gamma), w(m.beta), m.eps)  # noqa: E731
+    lin = lambda x, m: x @ w(m.weight) + (0 if m.bias is None else w(m.bias))  # noqa: E731
+    for b in model.blocks:
+        a = b.attention
+        h = ln(x, b.ln1)
+        q, k, v = (lin(h, p).view(B, T, H, D // H).transpose(1, 2) for p in (a.q_proj, a.k_proj, a.v_proj))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, D)
+        x = x + lin(y, a.out_proj)
+        x = x + lin(F.gelu(lin(ln(x, b.ln2), b.mlp.linear1), approximate="tanh"), b.mlp.linear2)
+    return lin(ln(x, model.ln_f), model.lm_head).numpy()
+
+
+def test_cached_steps_match_pytorch():
+    from conftest import torch_or_skip
+    torch = torch_or_skip()
+    model = make_model(30, layers=3)
+    seq = np.random.default_rng(30).integers(0, model.vocab_size, (2, 12))
+    want = torch_gpt_logits(torch, model, seq)
+    dec = memoization.make_decoder(model, new_cache(model, 2))
+    got = [np.asarray(dec.step(tt.Tensor(seq[:, :4], dtype=np.int64), 0))]
+    got += [np.asarray(dec.step(tt.Tensor(seq[:, t:t + 1], dtype=np.int64), t)) for t in range(4, 12)]
+    np.testing.assert_allclose(np.concatenate(got, axis=1), want, rtol=1e-4, atol=1e-4)
