@@ -81,7 +81,8 @@ void cached_attention(const T* q, const T* kc, const T* vc, T* out, const StepSh
 
 void check_cache_tensor(const Tensor& t, const Shape& want, DType dt, const char* which, size_t layer) {
   if (t.shape() != want || t.dtype() != dt || !t.is_contiguous())
-    fail<ValueError>("KVCache: layer ", layer, " ", which, " cache is ", shape_str(t.shape()), " ", dtype_name(t.dtype()),
+    fail<ValueError>("KVCache: layer ", layer, " ", which, " cache is ", shape_str(t.shape()), " ",
+                     dtype_name(t.dtype()),
                      (t.is_contiguous() ? "" : " (not contiguous)"), ", expected a contiguous ", shape_str(want), " ",
                      dtype_name(dt), " tensor; build the cache with enable_kv_cache(model)");
 }
@@ -114,8 +115,8 @@ KVDecoder::KVDecoder(GPTParams p, int64_t heads, std::vector<Tensor> k, std::vec
 
 Tensor KVDecoder::step(const Tensor& tokens, int64_t start) const {
   if (tokens.dim() != 2 || tokens.dtype() != DType::Int64)
-    fail<ValueError>("KVCache step: tokens must be an int64 (batch, n_new) tensor, got ", shape_str(tokens.shape()), " ",
-                     dtype_name(tokens.dtype()));
+    fail<ValueError>("KVCache step: tokens must be an int64 (batch, n_new) tensor, got ", shape_str(tokens.shape()),
+                     " ", dtype_name(tokens.dtype()));
   const Tensor& pos = params.position_embedding;
   StepShape s{tokens.shape()[0], tokens.shape()[1], pos.shape()[1], num_heads, pos.shape()[1] / num_heads, start,
               keys.empty() ? capacity : keys[0].shape()[2]};

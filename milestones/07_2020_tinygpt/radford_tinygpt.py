@@ -90,8 +90,8 @@ def parse_args(argv=None):
     if args.quick:
         args.eval_every = min(args.eval_every, 20)
         args.sample_chars = min(args.sample_chars, 60)
-    check_training_flags(parser, args, counts=("steps", "schedule_steps", "embed_dim", "layers", "heads", "context", "batch",
-                                               "eval_every", "sample_chars"))
+    check_training_flags(parser, args, counts=("steps", "schedule_steps", "embed_dim", "layers", "heads", "context",
+                                               "batch", "eval_every", "sample_chars"))
     if args.embed_dim % args.heads:
         parser.error(f"--embed-dim ({args.embed_dim}) must be divisible by --heads ({args.heads})")
     if args.resume and not args.checkpoint:
