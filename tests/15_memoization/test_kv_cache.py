@@ -172,6 +172,7 @@ def test_kv_cache_update_get_against_numpy():
     assert cache.get_memory_usage()["total_elements"] == 2 * 3 * 2 * 2 * 6 * 4
     cache.reset()
     assert cache.seq_pos == 0 and cache.get(0)[0].shape == (2, 2, 0, 4)
+    assert not any(np.asarray(t).any() for pair in cache.caches for t in pair)  # zeroed, as TinyTorch's reset
 
 
 def test_kv_cache_bad_arguments():

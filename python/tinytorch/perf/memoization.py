@@ -101,8 +101,13 @@ class KVCache:
         self.seq_pos += n
 
     def reset(self):
-        """Forgets the cached positions (seq_pos = 0); the memory is kept for the next sequence."""
+        """Forgets the cached positions (seq_pos = 0) and zeros them, as TinyTorch's; the memory is kept.
+
+        generate() does not call it: it only rewinds seq_pos, since rows past seq_pos are never read."""
         self.seq_pos = 0
+        for key_cache, value_cache in self.caches:
+            key_cache.data.fill(0)
+            value_cache.data.fill(0)
 
     def nbytes(self):
         """Bytes held: 2 (K and V) * num_layers * batch * heads * max_seq_len * head_dim * itemsize."""
@@ -201,7 +206,7 @@ def cached_generate(model, seq, max_new_tokens, pick, cache=None):
     new = seq[:, -limit:]
     for i in range(int(max_new_tokens)):
         if cache.seq_pos + new.shape[1] > limit:  # window full: crop as the uncached path and recompute
-            cache.reset()
+            cache.seq_pos = 0
             new = seq[:, -limit:]
         logits = np.asarray(decoder.step(Tensor(np.ascontiguousarray(new), dtype=np.int64), cache.seq_pos))
         cache.seq_pos += new.shape[1]
