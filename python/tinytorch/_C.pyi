@@ -297,4 +297,13 @@ def randn(*shape: Any, dtype: _DType = None, requires_grad: bool = False) -> Ten
 # numpy's randint(low, high=None, size=None); PyTorch's randint(high, size) and randint(low, high, size)
 def randint(low: int, high: Union[None, int, Sequence[int]] = None, size: Any = None) -> Tensor: ...
 def is_grad_enabled() -> bool: ...
+# The KV-cache decode step of csrc/nn/kv_decode.cpp (tinytorch.perf.memoization builds it once per generate()).
+class _KVDecoder:
+    capacity: int
+    batch_size: int
+    def __init__(self, token_embedding: Tensor, position_embedding: Tensor, blocks: Sequence[Sequence[Any]],
+                 ln_f_gamma: Tensor, ln_f_beta: Tensor, ln_f_eps: float, lm_head_weight: Tensor,
+                 lm_head_bias: Optional[Tensor], num_heads: int, keys: Sequence[Tensor], values: Sequence[Tensor],
+                 batch_size: int, max_seq_len: int) -> None: ...
+    def step(self, tokens: Tensor, start: int) -> Tensor: ...
 def __getattr__(name: str) -> Any: ...  # private helpers (_run_backward, _build_info, ...)
