@@ -3,34 +3,9 @@
 // once per generated token. Glue only: argument conversion, no math.
 #include "nn/kv_decode.h"
 #include "python/convert.h"
+#include "python/nn_params.h"
 
 namespace ttpy {
-
-namespace {
-
-Tensor required(const py::handle& h) {
-  if (!py::isinstance<tt::TensorImpl>(h))
-    throw tt::TypeError("KVCache: expected Tensor parameters, got " +
-                        std::string(py::str(py::type::of(h).attr("__name__"))));
-  return h.cast<Tensor>();
-}
-Tensor optional(const py::handle& h) { return h.is_none() ? Tensor() : required(h); }
-
-// The 18-tuple of TransformerBlock._params():
-// (gamma, beta, eps, wq, bq, wk, bk, wv, bv, wo, bo, gamma2, beta2, eps2, w1, b1, w2, b2)
-tt::nn::BlockParams block_params(const py::handle& seq) {
-  py::sequence s = py::reinterpret_borrow<py::sequence>(seq);
-  if (s.size() != 18) throw tt::ValueError("KVCache: expected 18 block parameters, got " + std::to_string(s.size()));
-  tt::nn::BlockParams p;
-  p.ln1 = {required(s[0]), required(s[1]), s[2].cast<double>()};
-  p.attn = {required(s[3]), optional(s[4]), required(s[5]), optional(s[6]),
-            required(s[7]), optional(s[8]), required(s[9]), optional(s[10])};
-  p.ln2 = {required(s[11]), required(s[12]), s[13].cast<double>()};
-  p.mlp = {required(s[14]), optional(s[15]), required(s[16]), optional(s[17])};
-  return p;
-}
-
-}  // namespace
 
 void bind_kv_cache(py::module_& m) {
   py::class_<tt::nn::KVDecoder>(m, "_KVDecoder")
@@ -41,7 +16,7 @@ void bind_kv_cache(py::module_& m) {
              tt::nn::GPTParams p;
              p.token_embedding = tok_w;
              p.position_embedding = pos_w;
-             for (auto b : blocks) p.blocks.push_back(block_params(b));
+             for (auto b : blocks) p.blocks.push_back(block_from_py(b, "KVCache"));
              p.ln_f = {lnf_g, lnf_b, lnf_eps};
              p.lm_head_w = head_w;
              p.lm_head_b = head_b ? *head_b : Tensor();
