@@ -21,7 +21,7 @@ Int8Array int8_matrix(const py::handle& obj, const char* op, const char* what) {
   if (!py::isinstance<py::array>(obj))
     throw tt::TypeError(std::string(op) + ": " + what + " must be a numpy int8 array, got " + type_name(obj));
   py::array arr = py::reinterpret_borrow<py::array>(obj);
-  if (!arr.dtype().is(py::dtype::of<int8_t>()))
+  if (arr.dtype().kind() != 'i' || arr.dtype().itemsize() != 1)
     throw tt::TypeError(std::string(op) + ": " + what + " must have dtype int8, got " +
                         std::string(py::str(arr.dtype())) +
                         "; quantize it first, e.g. np.clip(np.round(x / scale), -128, 127).astype(np.int8)");
