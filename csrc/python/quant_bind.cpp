@@ -33,8 +33,8 @@ Int8Array int8_matrix(const py::handle& obj, const char* op, const char* what) {
   return c;
 }
 
-std::shared_ptr<PackedInt8Matrix> pack(const py::handle& obj, const char* op) {
-  Int8Array b = int8_matrix(obj, op, "the weight");
+std::shared_ptr<PackedInt8Matrix> pack(const py::handle& obj, const char* op, const char* what = "the weight") {
+  Int8Array b = int8_matrix(obj, op, what);
   const int64_t k = b.shape(0), n = b.shape(1);
   auto p = std::make_shared<PackedInt8Matrix>();
   py::gil_scoped_release nogil;
@@ -113,7 +113,7 @@ void bind_quant(py::module_& m) {
     const tt::ops::QGemmPath p = tt::ops::qgemm_path_from_name(path, op);
     Int8Array am = int8_matrix(a, op, "a");
     std::shared_ptr<PackedInt8Matrix> packed =
-        py::isinstance<PackedInt8Matrix>(b) ? b.cast<std::shared_ptr<PackedInt8Matrix>>() : pack(b, op);
+        py::isinstance<PackedInt8Matrix>(b) ? b.cast<std::shared_ptr<PackedInt8Matrix>>() : pack(b, op, "b");
     const int64_t m_ = am.shape(0), k = am.shape(1);
     if (k != packed->k)
       throw tt::ValueError(std::string(op) + ": a is (" + std::to_string(m_) + ", " + std::to_string(k) +
