@@ -2,23 +2,35 @@
 against tinytorch's float32 sgemm (OpenBLAS), numpy, PyTorch float32, and PyTorch's own int8
 kernels (torch._int_mm, torch.ao.quantization.quantize_dynamic) when this CPU build has them.
 
-    python benchmarks/bench_quant.py [--rounds 9]
+    python benchmarks/bench_quant.py [--rounds 9] [--threads N]
+
+--threads N sets OPENBLAS_NUM_THREADS / OMP_NUM_THREADS / MKL_NUM_THREADS before numpy, torch
+and tinytorch load, so every library uses N threads (default: each library's own choice; on a
+loaded 2-core machine the idle threads of one library spinning after its calls slow the others,
+and --threads 1 gives steadier single-core figures).
 
 Every contestant runs once per round, rounds interleaved (A, B, C, A, B, C, ...) so a slow
 moment of the machine hits all of them; the figure is the median over rounds of the time per call.
 GOP/s counts 2*M*K*N operations (multiply + add) for float and int8 alike.
 """
 import argparse
+import os
 import statistics
+import sys
 import timeit
 import warnings
 
-import numpy as np
+if "--threads" in sys.argv[:-1]:  # must be set before the BLAS libraries load
+    _n = sys.argv[sys.argv.index("--threads") + 1]
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[_var] = _n
 
-import tinytorch as tt
-from tinytorch import _C
-from tinytorch.core.layers import Linear
-from tinytorch.perf.quantization import QuantizedLinear
+import numpy as np  # noqa: E402
+
+import tinytorch as tt  # noqa: E402
+from tinytorch import _C  # noqa: E402
+from tinytorch.core.layers import Linear  # noqa: E402
+from tinytorch.perf.quantization import QuantizedLinear  # noqa: E402
 
 GEMM_SHAPES = [(1, 1024, 1024), (16, 1024, 1024), (128, 784, 256), (256, 1024, 1024), (1024, 1024, 1024)]
 LINEAR_SHAPES = [(1, 784, 256), (32, 784, 256), (256, 1024, 1024), (1024, 1024, 4096)]
@@ -115,9 +127,12 @@ def linear_table(rounds, torch):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--threads", type=int, default=None, help="threads for every library (set before loading)")
     args = parser.parse_args()
     info = _C._build_info()
     torch = try_torch()
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
+          f"threads requested: {args.threads or 'library defaults'}")
     print(f"tinytorch: SIMD {info['simd']}, OpenBLAS core {info['blas_core']}, {info['blas_threads']} threads; "
           f"int8 kernels compiled: {', '.join(_C.int8_gemm_paths())} (first is used)")
     if torch is not None:
