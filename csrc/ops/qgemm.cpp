@@ -40,7 +40,7 @@
 namespace tt::ops {
 namespace {
 
-constexpr int kTileCols = 32;     // widest tile: 2 panels
+constexpr int kTileCols = 64;     // widest tile the dispatch allows: 4 panels
 constexpr int kMaxTileRows = 8;
 constexpr int64_t kGroupBytes = kQPanel * kQGroup;  // 64
 
@@ -89,7 +89,7 @@ void tile_vnni(const int8_t* a, int64_t lda, int64_t k, const PackedInt8Matrix& 
   for (int p = 0; p < PANELS; ++p) {
     bp[p] = b.data.data() + (panel0 + p) * b.panel_stride();
     const __m512i sums = _mm512_loadu_si512(b.col_sums.data() + (panel0 + p) * kQPanel);
-    const __m512i init = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(sums, 7));  // -128 * sum
+    const __m512i init = _mm512_mullo_epi32(sums, _mm512_set1_epi32(-128));
     for (int r = 0; r < ROWS; ++r) acc[r][p] = init;
   }
   for (int64_t g = 0; g < b.k_groups; ++g) {
@@ -172,7 +172,8 @@ struct TileShape {
 };
 TileShape tile_shape(QGemmPath path) {
   switch (path) {
-    case QGemmPath::Vnni512: return {8, 2};  // 16 zmm accumulators of the 32
+    // 16 zmm accumulators; 6 x 4 and 8 x 3 tiles spilled registers (GCC 12) and measured slower
+    case QGemmPath::Vnni512: return {8, 2};
     case QGemmPath::Avx2: return {2, 1};     // 8 ymm accumulators of the 16
     default: return {4, 2};
   }
@@ -184,8 +185,12 @@ void run_tile(QGemmPath path, const int8_t* a, int64_t lda, int rows, int64_t k,
   switch (path) {
 #ifdef TT_QGEMM_VNNI
     case QGemmPath::Vnni512:
-      if (panels == 2) return tile_vnni_rows<2>(a, lda, rows, k, b, panel0, out);
-      return tile_vnni_rows<1>(a, lda, rows, k, b, panel0, out);
+      switch (panels) {
+        case 4: return tile_vnni_rows<4>(a, lda, rows, k, b, panel0, out);
+        case 3: return tile_vnni_rows<3>(a, lda, rows, k, b, panel0, out);
+        case 2: return tile_vnni_rows<2>(a, lda, rows, k, b, panel0, out);
+        default: return tile_vnni_rows<1>(a, lda, rows, k, b, panel0, out);
+      }
 #endif
 #ifdef TT_QGEMM_AVX2
     case QGemmPath::Avx2:
@@ -217,18 +222,25 @@ void run_gemm(const int8_t* a, int64_t m, int64_t lda, const PackedInt8Matrix& b
   }
   const int64_t row_blocks = (m + ts.rows - 1) / ts.rows;
   const int64_t col_blocks = (b.panels + ts.panels - 1) / ts.panels;
+  // Rows are taken in chunks of about 192 KiB of A, which stay in L2 while every column block
+  // passes over them, instead of all of A streaming from memory once per column block (on this
+  // shared machine the gain was within the noise of the measurement; the reasoning stands).
+  const int64_t chunk = std::max<int64_t>(1, (192 << 10) / (ts.rows * std::max<int64_t>(lda, 1)));
   auto work = [&](int64_t rb0, int64_t rb1, int64_t cb0, int64_t cb1) {
     alignas(64) int32_t tile[kMaxTileRows * kTileCols];
-    for (int64_t cb = cb0; cb < cb1; ++cb) {  // B's panels stay in cache across the row blocks
-      const int64_t panel0 = cb * ts.panels;
-      const int panels = static_cast<int>(std::min<int64_t>(ts.panels, b.panels - panel0));
-      const int64_t col0 = panel0 * kQPanel;
-      const int cols = static_cast<int>(std::min<int64_t>(panels * kQPanel, b.n - col0));
-      for (int64_t rb = rb0; rb < rb1; ++rb) {
-        const int64_t row0 = rb * ts.rows;
-        const int rows = static_cast<int>(std::min<int64_t>(ts.rows, m - row0));
-        run_tile(path, a + row0 * lda, lda, rows, b.k, b, panel0, panels, tile);
-        epilogue(row0, rows, col0, cols, static_cast<const int32_t*>(tile));
+    for (int64_t rc = rb0; rc < rb1; rc += chunk) {
+      const int64_t rc_end = std::min(rb1, rc + chunk);
+      for (int64_t cb = cb0; cb < cb1; ++cb) {  // B's panels stay in L1 across the chunk's row blocks
+        const int64_t panel0 = cb * ts.panels;
+        const int panels = static_cast<int>(std::min<int64_t>(ts.panels, b.panels - panel0));
+        const int64_t col0 = panel0 * kQPanel;
+        const int cols = static_cast<int>(std::min<int64_t>(panels * kQPanel, b.n - col0));
+        for (int64_t rb = rc; rb < rc_end; ++rb) {
+          const int64_t row0 = rb * ts.rows;
+          const int rows = static_cast<int>(std::min<int64_t>(ts.rows, m - row0));
+          run_tile(path, a + row0 * lda, lda, rows, b.k, b, panel0, panels, tile);
+          epilogue(row0, rows, col0, cols, static_cast<const int32_t*>(tile));
+        }
       }
     }
   };
