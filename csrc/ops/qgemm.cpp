@@ -258,6 +258,60 @@ inline int8_t saturate_int8(float v) {
   return static_cast<int8_t>(v);
 }
 
+// One row's range (0 always included) and whether it is all finite. The AVX-512 loop gives the same
+// min and max as the scalar one (zero-filled tail lanes cannot move a range that contains 0).
+void row_range(const float* row, int64_t cols, float& lo, float& hi, bool& finite) {
+  float mn = 0.0f, mx = 0.0f, bad = 0.0f;
+  int64_t c = 0;
+#ifdef __AVX512F__
+  __m512 vmn = _mm512_setzero_ps(), vmx = _mm512_setzero_ps(), vbad = _mm512_setzero_ps();
+  for (; c < cols; c += 16) {
+    const __mmask16 mask = cols - c >= 16 ? static_cast<__mmask16>(0xFFFF)
+                                          : static_cast<__mmask16>((1u << (cols - c)) - 1);
+    const __m512 v = _mm512_maskz_loadu_ps(mask, row + c);
+    vmn = _mm512_min_ps(vmn, v);
+    vmx = _mm512_max_ps(vmx, v);
+    vbad = _mm512_add_ps(vbad, _mm512_sub_ps(v, v));  // 0 for finite values, NaN for NaN or Inf
+  }
+  mn = _mm512_reduce_min_ps(vmn);
+  mx = _mm512_reduce_max_ps(vmx);
+  bad = _mm512_reduce_add_ps(vbad);
+#endif
+  for (; c < cols; ++c) {
+    mn = std::min(mn, row[c]);
+    mx = std::max(mx, row[c]);
+    bad += row[c] - row[c];
+  }
+  lo = mn;
+  hi = mx;
+  finite = bad == 0.0f;
+}
+
+// q = saturate(round_half_even(x / s) + z) for one row; returns the sum of the codes. The AVX-512
+// loop does the same IEEE float32 operations as the scalar one, so the codes are identical.
+int32_t quantize_row(const float* row, int64_t cols, float s, float z, int8_t* q) {
+  int64_t c = 0;
+  int32_t sum = 0;
+#ifdef __AVX512F__
+  const __m512 vs = _mm512_set1_ps(s), vz = _mm512_set1_ps(z);
+  const __m512 lo = _mm512_set1_ps(-128.0f), hi = _mm512_set1_ps(127.0f);
+  __m512i vsum = _mm512_setzero_si512();
+  for (; c + 16 <= cols; c += 16) {
+    __m512 v = _mm512_div_ps(_mm512_loadu_ps(row + c), vs);
+    v = _mm512_add_ps(_mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), vz);
+    const __m512i codes = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(v, lo), hi));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + c), _mm512_cvtepi32_epi8(codes));
+    vsum = _mm512_add_epi32(vsum, codes);
+  }
+  sum = _mm512_reduce_add_epi32(vsum);
+#endif
+  for (; c < cols; ++c) {
+    q[c] = saturate_int8(std::nearbyint(row[c] / s) + z);
+    sum += q[c];
+  }
+  return sum;
+}
+
 }  // namespace
 
 PackedInt8Matrix pack_int8_matrix(const int8_t* b, int64_t k, int64_t n, int64_t ldb) {
@@ -333,16 +387,9 @@ bool quantize_rows_int8(const float* x, int64_t rows, int64_t cols, bool per_row
   // Pass 1: each row's range (always including 0, so 0 is exactly representable) and finiteness.
   parallel_for(rows, pass_flops, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
-      const float* row = x + r * cols;
-      float mn = 0.0f, mx = 0.0f, bad = 0.0f;
-      for (int64_t c = 0; c < cols; ++c) {
-        mn = std::min(mn, row[c]);
-        mx = std::max(mx, row[c]);
-        bad += row[c] - row[c];  // 0 for finite values, NaN for NaN or Inf
-      }
-      lo[r] = mn;
-      hi[r] = mx;
-      if (bad != 0.0f) finite.store(false, std::memory_order_relaxed);
+      bool ok;
+      row_range(x + r * cols, cols, lo[r], hi[r], ok);
+      if (!ok) finite.store(false, std::memory_order_relaxed);
     }
   });
   if (!finite.load()) return false;
@@ -371,17 +418,9 @@ bool quantize_rows_int8(const float* x, int64_t rows, int64_t cols, bool per_row
   }
   // Pass 2: the codes and their row sums.
   parallel_for(rows, pass_flops, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* row = x + r * cols;
-      int8_t* q = out.q.data() + r * cols;
-      const float s = out.scale[r], z = static_cast<float>(out.zero_point[r]);
-      int32_t sum = 0;
-      for (int64_t c = 0; c < cols; ++c) {
-        q[c] = saturate_int8(std::nearbyint(row[c] / s) + z);
-        sum += q[c];
-      }
-      out.row_sums[r] = sum;
-    }
+    for (int64_t r = r0; r < r1; ++r)
+      out.row_sums[r] = quantize_row(x + r * cols, cols, out.scale[r], static_cast<float>(out.zero_point[r]),
+                                     out.q.data() + r * cols);
   });
   return true;
 }

@@ -236,3 +236,14 @@ def test_errors_are_clear_and_never_crash():
     empty_k = _C.quantized_linear(tt.Tensor(np.ones((2, 0), np.float32)), _C.PackedInt8Matrix(np.zeros((0, 3), np.int8)),
                                   0.1, 0, tt.Tensor(np.array([1, 2, 3], np.float32)))
     np.testing.assert_array_equal(np.asarray(empty_k), [[1, 2, 3], [1, 2, 3]])
+
+
+@pytest.mark.parametrize("position", [0, 15, 16, 31, 32])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_input_anywhere_in_a_row_is_rejected(position, bad):
+    x = np.ones((3, 33), np.float32)
+    x[1, position] = bad  # in a full 16-wide block or in the tail, on any row
+    with pytest.raises(ValueError, match="x contains NaN or Inf"):
+        _C.quantized_linear(tt.Tensor(x), _C.PackedInt8Matrix(np.ones((33, 2), np.int8)), 0.1, 0)
+    with pytest.raises(ValueError, match="quantize_int8_rows: x contains NaN or Inf"):
+        _C.quantize_int8_rows(tt.Tensor(x))
