@@ -247,3 +247,14 @@ def test_non_finite_input_anywhere_in_a_row_is_rejected(position, bad):
         _C.quantized_linear(tt.Tensor(x), _C.PackedInt8Matrix(np.ones((33, 2), np.int8)), 0.1, 0)
     with pytest.raises(ValueError, match="quantize_int8_rows: x contains NaN or Inf"):
         _C.quantize_int8_rows(tt.Tensor(x))
+
+
+def test_benchmarking_harness_reads_the_quantized_size():
+    from tinytorch.benchmarking.benchmark import parameter_bytes
+    from tinytorch.perf.quantization import model_size_bytes
+    model = Sequential(Linear(64, 32), ReLU(), Linear(32, 10))
+    float_bytes = parameter_bytes(model)
+    assert float_bytes == 4 * (64 * 32 + 32 + 32 * 10 + 10)
+    quantize_model(model)
+    assert parameter_bytes(model) == model_size_bytes(model)[1] == 64 * 32 + 12 * 32 + 32 * 10 + 12 * 10
+    assert parameter_bytes(model.layers[0]) == 64 * 32 + 12 * 32

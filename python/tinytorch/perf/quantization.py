@@ -24,6 +24,8 @@ and `compare_model_sizes`. Codes are numpy int8 arrays wrapped in a
 `QuantizedTensor` (tinytorch tensors have no int8 dtype; docs/quantization.md
 says why).
 """
+import types
+
 import numpy as np
 
 from .. import _C
@@ -248,6 +250,10 @@ class QuantizedLinear(Module):
                 "packed_bytes": self.packed_weight.nbytes + meta + bias,
                 "compression_ratio": self._float_bytes / quantized}
 
+    def size_bytes(self):
+        """Bytes of the quantized layer (what tinytorch.benchmarking's parameter_bytes reads)."""
+        return self.memory_usage()["quantized_bytes"]
+
     def extra_repr(self):
         kind = "per-channel" if self.per_channel else "per-tensor"
         sym = "symmetric" if self.symmetric else "asymmetric"
@@ -320,6 +326,8 @@ def quantize_model(model, calibration_data=None, symmetric=True, per_channel=Tru
     layer's input scale/zero point is fixed from the inputs it saw (static quantization); without it,
     inputs are quantized dynamically on every call. Layers are found through sub-modules, lists
     (Sequential.layers) and dicts. A bare Linear cannot be replaced in place: use QuantizedLinear(layer).
+    Unless its class defines one, the model gets a `size_bytes()` method returning its quantized size
+    (model_size_bytes), which tinytorch.benchmarking reads instead of summing float parameters.
     """
     if isinstance(model, Linear):
         raise ValueError("quantize_model: got a single Linear layer, which cannot be replaced in place; "
@@ -335,6 +343,8 @@ def quantize_model(model, calibration_data=None, symmetric=True, per_channel=Tru
         if ranges is not None and np.isfinite(ranges[id(layer)][0]):
             q.input_scale, q.input_zero_point = quantization_params(*ranges[id(layer)])
         _put(container, key, q)
+    if not hasattr(type(model), "size_bytes"):
+        object.__setattr__(model, "size_bytes", types.MethodType(lambda self: model_size_bytes(self)[1], model))
     return model
 
 
