@@ -119,7 +119,8 @@ def linear_table(rounds, torch):
             med = interleaved_medians(c, rounds)
         us = {name: t * 1e6 for name, t in med.items()}
         cell = lambda name, w: f"{us[name]:{w}.1f}" if name in us else f"{'n/a':>{w}}"
-        print(f"{f'{m} x {k} -> {n}':>20} | {cell('tt QLinear', 10)} | {cell('tt Linear', 9)} | {cell('torch f32', 9)} | "
+        print(f"{f'{m} x {k} -> {n}':>20} | {cell('tt QLinear', 10)} | {cell('tt Linear', 9)} | "
+              f"{cell('torch f32', 9)} | "
               f"{cell('torch dyn int8', 14)} | {us['tt Linear'] / us['tt QLinear']:>29.2f} | "
               f"{np.abs(yq - y).max() / np.abs(y).max():.4f}")
 

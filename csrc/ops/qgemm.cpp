@@ -215,7 +215,8 @@ void run_gemm(const int8_t* a, int64_t m, int64_t lda, const PackedInt8Matrix& b
     parallel_for(m, static_cast<double>(m) * static_cast<double>(padded), [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r)
         for (int64_t c = 0; c < b.k; ++c)
-          flipped[static_cast<size_t>(r * padded + c)] = static_cast<int8_t>(static_cast<uint8_t>(a[r * lda + c]) ^ 0x80u);
+          flipped[static_cast<size_t>(r * padded + c)] =
+              static_cast<int8_t>(static_cast<uint8_t>(a[r * lda + c]) ^ 0x80u);
     });
     a = flipped.data();
     lda = padded;

@@ -80,7 +80,7 @@ assert restored[0, 1] == 0.0                                        # 0 is exact
 # %%
 def compute_scale_zero_point(x_min, x_max, symmetric=False):
     """(scale, zero_point) mapping [min(x_min, 0), max(x_max, 0)] onto the int8 codes."""
-    ### HINT: lo = min(x_min, 0), hi = max(x_max, 0); symmetric: max(-lo, hi) / 127 and 0; else (hi - lo) / 255 and round(-128 - lo / scale)
+    ### HINT: widen to lo = min(x_min, 0), hi = max(x_max, 0); symmetric: max(-lo, hi) / 127, zero point 0
     ### BEGIN SOLUTION
     lo, hi = min(float(x_min), 0.0), max(float(x_max), 0.0)
     if symmetric:
@@ -123,7 +123,7 @@ for lo_, hi_ in [(-0.7, 3.1), (-5.0, -1.0), (0.2, 9.0)]:
 # %%
 def quantize(x, scale, zero_point):
     """int8 codes clip(round(x / scale) + zero_point, -128, 127)."""
-    ### HINT: np.round(np.asarray(x, dtype=np.float64) / scale) + zero_point, then np.clip to [-128, 127], then .astype(np.int8)
+    ### HINT: np.round(np.asarray(x, dtype=np.float64) / scale) + zero_point; np.clip to [-128, 127]; int8
     ### BEGIN SOLUTION
     codes = np.round(np.asarray(x, dtype=np.float64) / scale) + zero_point
     return np.clip(codes, -128, 127).astype(np.int8)
@@ -280,7 +280,7 @@ np.testing.assert_array_equal(int8_matmul_zero_point(ext, 127, ext.T.copy(), 127
 # %%
 def quantized_linear_forward(x, q_weight, w_scale, bias):
     """y = dequant(quant_per_row(x) @ q_weight) + bias, as a float32 Tensor (M, N)."""
-    ### HINT: per row: compute_scale_zero_point(row.min(), row.max()) and quantize(row, ...); then int8_matmul_zero_point(qx, zx, q_weight, 0)
+    ### HINT: per row compute_scale_zero_point and quantize; then int8_matmul_zero_point(qx, z_x, q_weight, 0)
     ### BEGIN SOLUTION
     x = np.asarray(x, dtype=np.float32)
     rows = [compute_scale_zero_point(r.min(initial=0.0), r.max(initial=0.0)) for r in x]

@@ -19,7 +19,8 @@ def numpy_dynamic_quant(x, per_row=True):
     if per_row:
         lo, hi = np.minimum(x.min(1, initial=0), 0), np.maximum(x.max(1, initial=0), 0)
     else:
-        lo, hi = np.full(len(x), min(x.min(initial=0), 0), np.float32), np.full(len(x), max(x.max(initial=0), 0), np.float32)
+        lo = np.full(len(x), min(x.min(initial=0), 0), np.float32)
+        hi = np.full(len(x), max(x.max(initial=0), 0), np.float32)
     scale = (hi.astype(np.float32) - lo.astype(np.float32)) / np.float32(255)
     empty = ~(scale > 0)
     with np.errstate(invalid="ignore", divide="ignore"):  # all-zero rows: 0/0, replaced just below
@@ -83,7 +84,8 @@ def error_bound(x, layer):
     """|x w - x^ w^| <= |x| |w - w^| + |x - x^| |w^|, with |w - w^| <= s_w / 2 and |x - x^| <= s_x / 2 per row."""
     _, s_x, _ = numpy_dynamic_quant(x)
     w_hat = np.asarray(layer.q_weight.dequantize(), dtype=np.float64)
-    return (np.abs(x).sum(1, keepdims=True) * layer.weight_scale / 2 + s_x[:, None] / 2 * np.abs(w_hat).sum(0)) * 1.001 + 1e-6
+    bound = np.abs(x).sum(1, keepdims=True) * layer.weight_scale / 2 + s_x[:, None] / 2 * np.abs(w_hat).sum(0)
+    return bound * 1.001 + 1e-6
 
 
 @pytest.mark.parametrize("symmetric,per_channel", [(True, True), (True, False), (False, True), (False, False)])
@@ -157,7 +159,8 @@ def test_quantize_model_replaces_linears_everywhere_in_place():
     got = np.asarray(net(x))
     assert np.abs(got - ref).max() < 0.05 * np.abs(ref).max() and np.abs(got - ref).max() > 0
     sizes = compare_model_sizes(make_net(5), net)
-    assert sizes["original_params"] == sizes["quantized_params"] == 16 * 32 + 32 + 32 * 32 + 32 + 32 * 5 + 5 + 32 * 3 + 3
+    params = 16 * 32 + 32 + 32 * 32 + 32 + 32 * 5 + 5 + 32 * 3 + 3
+    assert sizes["original_params"] == sizes["quantized_params"] == params
     assert sizes["original_bytes"] == 4 * sizes["original_params"]
     # each layer: one byte per weight, 4 bytes per output for its bias, scale and zero point
     assert sizes["quantized_bytes"] == sum(k * n + 12 * n for k, n in [(16, 32), (32, 32), (32, 5), (32, 3)])
@@ -224,7 +227,8 @@ def test_errors_are_clear_and_never_crash():
     with pytest.raises(ValueError, match="x must have shape"):
         _C.quantized_linear(tt.Tensor(1.0), p, 0.1, 0)
     with pytest.raises(ValueError, match="in_features = 33026 is above 33025"):
-        _C.quantized_linear(tt.Tensor(np.ones((1, 33026), np.float32)), _C.PackedInt8Matrix(np.zeros((33026, 1), np.int8)), 0.1, 0)
+        _C.quantized_linear(tt.Tensor(np.ones((1, 33026), np.float32)),
+                            _C.PackedInt8Matrix(np.zeros((33026, 1), np.int8)), 0.1, 0)
     with pytest.raises(TypeError, match="QuantizedLinear: expected a Linear layer, got ReLU"):
         QuantizedLinear(ReLU())
     with pytest.raises(ValueError, match="quantize_model: got a single Linear layer"):
@@ -233,7 +237,8 @@ def test_errors_are_clear_and_never_crash():
         quantize_model(Sequential(Linear(2, 2)), calibration_data=[])
     # empty batches and zero-width layers give empty outputs, not crashes
     assert _C.quantized_linear(tt.Tensor(np.ones((0, 4), np.float32)), p, 0.1, 0).shape == (0, 3)
-    empty_k = _C.quantized_linear(tt.Tensor(np.ones((2, 0), np.float32)), _C.PackedInt8Matrix(np.zeros((0, 3), np.int8)),
+    empty_k = _C.quantized_linear(tt.Tensor(np.ones((2, 0), np.float32)),
+                                  _C.PackedInt8Matrix(np.zeros((0, 3), np.int8)),
                                   0.1, 0, tt.Tensor(np.array([1, 2, 3], np.float32)))
     np.testing.assert_array_equal(np.asarray(empty_k), [[1, 2, 3], [1, 2, 3]])
 

@@ -22,7 +22,8 @@ def _codes(value, what):
                    "symmetric: max(-lo, hi) / 127 and 0; zero width: (1.0, 0)")
 def scale_zero_point_by_hand(ns):
     f = ns["compute_scale_zero_point"]
-    for args, kwargs, (scale, zero) in [((-1.0, 2.0), {}, (3 / 255, -43)), ((-3.0, 1.27), {"symmetric": True}, (3 / 127, 0)),
+    for args, kwargs, (scale, zero) in [((-1.0, 2.0), {}, (3 / 255, -43)),
+                                        ((-3.0, 1.27), {"symmetric": True}, (3 / 127, 0)),
                                         ((0.5, 2.0), {}, (2 / 255, -128)), ((-7.0, -1.0), {}, (7 / 255, 127)),
                                         ((0.0, 0.0), {}, (1.0, 0)), ((0.0, 0.0), {"symmetric": True}, (1.0, 0))]:
         got = f(*args, **kwargs)
