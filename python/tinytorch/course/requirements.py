@@ -75,7 +75,7 @@ MODULES = (
        ["KVCache", "cached_attention", "generate_with_cache", "kv_cache_bytes"]),
     _m("16", "quantization", "Quantization: int8 scales, zero points and the integer matmul",
        ["compute_scale_zero_point", "quantize", "dequantize", "per_channel_scales", "int8_matmul_zero_point",
-        "quantized_linear_forward"], requires=("13",)),
+        "quantized_linear_forward"]),
     _m("17", "compression", "Compression: pruning, low rank, distillation",
        ["magnitude_mask", "structured_mask", "low_rank_factors", "distillation_loss"],
        requires=("07", "16")),  # it prunes and fine-tunes a trained model: needs the training loop too
