@@ -6,19 +6,9 @@ import numpy as np
 
 import tinytorch as tt
 from tinytorch.core import dataloader as engine
-from tinytorch.course.grading import Grader, GradingError, as_array, close
+from tinytorch.course.grading import Grader, GradingError, as_array, close, expect_error
 
 grader = Grader("08")
-
-
-def _expect_error(make, error, what):
-    try:
-        make()
-    except error:
-        return
-    except Exception as e:
-        raise GradingError(f"{what} raised {type(e).__name__}: {e}; raise {error.__name__} instead")
-    raise GradingError(f"{what} did not raise {error.__name__}")
 
 
 def _labels(batch, what):
@@ -73,17 +63,17 @@ def tensor_dataset_rows(ns):
     t = tt.randn(4, 2)
     if TD(t, np.arange(4)).tensors[0] is not t:
         raise GradingError("TensorDataset(tensor, ...) copied a Tensor it was given; keep Tensors as they are")
-    _expect_error(lambda: ds[7], IndexError, "TensorDataset with 7 samples, [7]")
+    expect_error(lambda: ds[7], IndexError, "TensorDataset with 7 samples, [7]")
 
 
 @grader.check(points=1, needs=["TensorDataset"],
               hint="raise ValueError when no tensors are given or when their first dimensions differ")
 def tensor_dataset_rejects_mismatch(ns):
     TD = ns["TensorDataset"]
-    _expect_error(lambda: TD(), ValueError, "TensorDataset()")
-    _expect_error(lambda: TD(np.zeros((6, 2)), np.arange(5)), ValueError,
+    expect_error(lambda: TD(), ValueError, "TensorDataset()")
+    expect_error(lambda: TD(np.zeros((6, 2)), np.arange(5)), ValueError,
                   "TensorDataset(6 samples of X, 5 labels)")
-    _expect_error(lambda: TD(np.zeros((3, 2)), np.arange(3), np.zeros(4)), ValueError,
+    expect_error(lambda: TD(np.zeros((3, 2)), np.arange(3), np.zeros(4)), ValueError,
                   "TensorDataset(3, 3 and 4 samples)")
 
 
@@ -233,6 +223,6 @@ def loader_rejects_bad_batch_size(ns):
     DL, TD = ns["DataLoader"], ns["TensorDataset"]
     ds = TD(np.zeros((4, 2)), np.arange(4))
     for bad in (0, -3, 2.5, True, "8"):
-        _expect_error(lambda: DL(ds, batch_size=bad), ValueError, f"DataLoader(ds, batch_size={bad!r})")
+        expect_error(lambda: DL(ds, batch_size=bad), ValueError, f"DataLoader(ds, batch_size={bad!r})")
     if len(DL(ds, batch_size=np.int64(3))) != 2:
         raise GradingError("DataLoader(4 samples, batch_size=np.int64(3)) must give 2 batches (numpy integers count)")

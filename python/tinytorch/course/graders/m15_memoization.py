@@ -5,20 +5,10 @@ import numpy as np
 import tinytorch as tt
 from tinytorch.core.attention import causal_mask, scaled_dot_product_attention
 from tinytorch.core.transformer import GPT
-from tinytorch.course.grading import GradingError, Grader, as_array, close
+from tinytorch.course.grading import Grader, GradingError, as_array, close, expect_error
 from tinytorch.perf import memoization
 
 grader = Grader("15")
-
-
-def _expect(error, fn, what):
-    try:
-        fn()
-    except error:
-        return
-    except Exception as e:  # noqa: BLE001 - the student's exception type is the point
-        raise GradingError(f"{what} raised {type(e).__name__} ({e}), expected {error.__name__}")
-    raise GradingError(f"{what} did not raise {error.__name__}")
 
 
 @grader.check(points=3, needs=["KVCache"],
@@ -65,13 +55,13 @@ def cache_update_get_match_numpy(ns):
 def cache_rejects_bad_writes(ns):
     cache = ns["KVCache"](1, 3, 2, 1, 2)
     one = np.zeros((1, 1, 1, 2), np.float32)
-    _expect(IndexError, lambda: cache.update(2, one, one), "KVCache(layers=2).update(2, ...)")
-    _expect(IndexError, lambda: cache.get(5), "KVCache(layers=2).get(5)")
+    expect_error(lambda: cache.update(2, one, one), IndexError, "KVCache(layers=2).update(2, ...)")
+    expect_error(lambda: cache.get(5), IndexError, "KVCache(layers=2).get(5)")
     four = np.zeros((1, 1, 4, 2), np.float32)
-    _expect(ValueError, lambda: cache.update(0, four, four), "KVCache(max_seq_len=3).update with 4 positions")
+    expect_error(lambda: cache.update(0, four, four), ValueError, "KVCache(max_seq_len=3).update with 4 positions")
     cache.update(0, np.ones((1, 1, 3, 2), np.float32), np.ones((1, 1, 3, 2), np.float32))  # exactly fills it
     cache.advance(3)
-    _expect(ValueError, lambda: cache.update(1, one, one), "KVCache.update on a full cache")
+    expect_error(lambda: cache.update(1, one, one), ValueError, "KVCache.update on a full cache")
 
 
 def _attention_case(rng, B, H, L, d, n):
