@@ -364,6 +364,7 @@ class Profiler:
 
     def table(self, sort_by="total", row_limit=25, peak_gflops=None):
         """The summary as text, sorted by total time; with peak_gflops, each kernel's share of it."""
+        self._require_session("table")
         rows = self.summary(sort_by)
         if isinstance(row_limit, bool) or not isinstance(row_limit, int) or row_limit < 1:
             raise ValueError(f"Profiler.table: row_limit must be a positive int, got {row_limit!r}")
