@@ -144,3 +144,17 @@ def test_profile_backward_pass_is_measured():
     assert r["backward_matmul_flops"] == 1024
     assert r["backward_ops"] == {"LinearBackward": 2, "ReLUBackward": 1, "SumBackward": 1, "AccumulateGrad": 4}
     assert r["gradient_memory_mb"] * 2**20 == (144 + 68) * 4
+
+
+def test_gpt_reports_take_token_ids():
+    from tinytorch.core.transformer import GPT
+    tt.manual_seed(0)
+    gpt = GPT(50, 32, 2, 4, max_seq_len=16)
+    p = Profiler()
+    mem = p.measure_memory(gpt, (2, 16))
+    assert mem["parameter_bytes"] == 29184 * 4
+    # the logits (2, 16, 50) float32 are among what the forward still holds
+    assert mem["activation_bytes"] >= 2 * 16 * 50 * 4 and mem["peak_bytes"] >= mem["activation_bytes"]
+    report = p.profile_layer(gpt, (2, 16), warmup=1, iterations=2)
+    assert report["layer_type"] == "GPT" and report["parameters"] == 29184
+    assert report["flops"] == p.count_flops(gpt, (2, 16)) and report["latency_ms"] > 0

@@ -149,6 +149,13 @@ def _check_count(value, name, where, minimum):
     return int(value)
 
 
+def _dummy_input(model, shape):
+    """A seeded input of `shape`: token ids (zeros) for models that embed tokens, float32 otherwise."""
+    if type(model).__name__ in ("GPT", "Embedding") or hasattr(model, "token_embedding"):
+        return _C.Tensor(np.zeros(shape, dtype=np.int64))
+    return _C.Tensor(np.random.default_rng(0).standard_normal(shape).astype(np.float32))
+
+
 def _call(model, x):
     return model.forward(x) if hasattr(model, "forward") else model(x)
 
@@ -229,7 +236,7 @@ class Profiler:
         (parameters + peak). Exact byte figures are returned too.
         """
         shape = _check_shape(input_shape, "measure_memory")
-        x = _C.Tensor(np.random.default_rng(0).standard_normal(shape).astype(np.float32))
+        x = _dummy_input(model, shape)
         param_bytes = int(sum(p.data.nbytes for p in model.parameters())) if hasattr(model, "parameters") else 0
         with self._session():
             out = _call(model, x)
@@ -270,7 +277,7 @@ class Profiler:
     # -- combined reports --
     def profile_layer(self, layer, input_shape, warmup=3, iterations=10):
         shape = _check_shape(input_shape, "profile_layer")
-        x = _C.Tensor(np.random.default_rng(0).standard_normal(shape).astype(np.float32))
+        x = _dummy_input(layer, shape)
         flops = self.count_flops(layer, shape)
         latency = self.measure_latency(layer, x, warmup, iterations)
         return {"layer_type": type(layer).__name__, "parameters": self.count_parameters(layer), "flops": flops,
