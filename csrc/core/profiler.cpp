@@ -6,7 +6,7 @@
 
 namespace tt::prof {
 
-std::atomic<bool> g_enabled{false};
+std::atomic<bool> g_enabled __attribute__((visibility("hidden"))){false};
 
 namespace {
 

@@ -23,7 +23,9 @@
 
 namespace tt::prof {
 
-extern std::atomic<bool> g_enabled;
+// Hidden: read PC-relative, one load, instead of through the GOT as an
+// exported variable of a -fPIC library would be.
+extern std::atomic<bool> g_enabled __attribute__((visibility("hidden")));
 inline bool enabled() { return g_enabled.load(std::memory_order_relaxed); }
 
 enum class Kind : uint8_t { Forward = 0, Backward = 1, Kernel = 2, User = 3 };
