@@ -102,6 +102,20 @@ ALIASES = (
     ("tinytorch.data.loader", "DataLoader", "tinytorch.core.dataloader:DataLoader"),
     ("tinytorch.models.transformer", "GPT", "tinytorch.core.transformer:GPT"),
     ("tinytorch.core.transformers", "GPT", "tinytorch.core.transformer:GPT"),
+    # the systems modules (14-19): TinyTorch's paths and ours
+    ("tinytorch.perf", "profiling", "tinytorch.perf.profiling"),
+    ("tinytorch.perf", "memoization", "tinytorch.perf.memoization"),
+    ("tinytorch.perf", "quantization", "tinytorch.perf.quantization"),
+    ("tinytorch.perf", "compression", "tinytorch.perf.compression"),
+    ("tinytorch.perf", "acceleration", "tinytorch.perf.acceleration"),
+    ("tinytorch.perf", "benchmarking", "tinytorch.perf.benchmarking"),
+    ("tinytorch.profiling.profiler", "Profiler", "tinytorch.perf.profiling:Profiler"),
+    ("tinytorch.profiling", "Profiler", "tinytorch.perf.profiling:Profiler"),
+    ("tinytorch.generation", "kv_cache", "tinytorch.generation.kv_cache"),
+    ("tinytorch.generation.kv_cache", "KVCache", "tinytorch.perf.memoization:KVCache"),
+    ("tinytorch.generation.kv_cache", "enable_kv_cache", "tinytorch.perf.memoization:enable_kv_cache"),
+    ("tinytorch.generation.kv_cache", "disable_kv_cache", "tinytorch.perf.memoization:disable_kv_cache"),
+    ("tinytorch.perf.benchmarking", "Benchmark", "tinytorch.benchmarking:Benchmark"),
 )
 
 
