@@ -26,7 +26,6 @@ training stops at the next step boundary, saves the checkpoint (when
 """
 
 import contextlib
-import os
 import resource
 import signal
 import sys
@@ -36,9 +35,9 @@ import time
 import numpy as np
 
 import tinytorch as tt
-from tinytorch.milestone_kit import milestone_parser, check_training_flags, progress
+from tinytorch.milestone_kit import check_resume_step, check_training_flags, load_for_resume, milestone_parser, progress
 from tinytorch.autograd import no_grad
-from tinytorch.core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from tinytorch.core.checkpoint import save_checkpoint
 from tinytorch.core.losses import CrossEntropyLoss
 from tinytorch.core.optimizers import Adam
 from tinytorch.core.tokenization import CharTokenizer
@@ -229,31 +228,17 @@ def main(argv=None):
     config = config_of(args, tokenizer)
     losses = []
     if args.resume:
-        if not os.path.exists(args.checkpoint):
-            print(f"--resume: no checkpoint at {args.checkpoint}; run once with --checkpoint {args.checkpoint} "
-                  f"(without --resume) to create it", file=sys.stderr)
-            return 2
-        try:
-            info = load_checkpoint(args.checkpoint, model, optimizer)
-        except CheckpointError as err:
-            print(f"--resume: {err}", file=sys.stderr)
-            return 1
+        info, code = load_for_resume(args, model, optimizer)
+        if code:
+            return code
         extra = info["extra"] or {}
         if extra.get("config") != config:
             print(f"--resume: {args.checkpoint} was trained with {extra.get('config')}, "
                   f"but this run uses {config}; pass the same --embed-dim/--layers/--heads", file=sys.stderr)
             return 1
         losses = [float(v) for v in extra.get("losses", [])]
-        if info["step"] > args.steps:
-            print(f"--resume: {args.checkpoint} is already at step {info['step']}, past --steps {args.steps} "
-                  f"(--steps is the total, not the number of extra steps); pass --steps larger than "
-                  f"{info['step']} to train further", file=sys.stderr)
+        if check_resume_step(args, info["step"]):
             return 2
-        if info["step"] == args.steps:
-            print(f"{args.checkpoint} is already at step {args.steps} = --steps: nothing to train "
-                  f"(pass a larger --steps to continue).")
-        elif not args.quiet:
-            print(f"Resumed from {args.checkpoint} at step {info['step']}.")
 
     if not args.quiet:
         print(f"Training a {args.layers}-layer GPT (embed {args.embed_dim}, {args.heads} heads, "

@@ -35,11 +35,12 @@ import numpy as np
 
 import tinytorch as tt
 from tinytorch.autograd import no_grad
-from tinytorch.core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from tinytorch.core.checkpoint import save_checkpoint
 from tinytorch.core.losses import CrossEntropyLoss
 from tinytorch.core.optimizers import AdamW
 from tinytorch.core.transformer import GPT
-from tinytorch.milestone_kit import check_training_flags, format_loss, milestone_parser, progress
+from tinytorch.milestone_kit import (check_resume_step, check_training_flags, format_loss, load_for_resume,
+                                     milestone_parser, progress)
 from tinytorch.perf.memoization import enable_kv_cache
 
 # A fixed selection of plain-Python standard-library modules (those missing on
@@ -278,15 +279,9 @@ def main(argv=None):
     history = {"train": [], "val": []}
     config = config_of(args)
     if args.resume:
-        if not os.path.exists(args.checkpoint):
-            print(f"--resume: no checkpoint at {args.checkpoint}; run once with --checkpoint {args.checkpoint} "
-                  f"(without --resume) to create it", file=sys.stderr)
-            return 2
-        try:
-            info = load_checkpoint(args.checkpoint, model, optimizer)
-        except CheckpointError as err:
-            print(f"--resume: {err}", file=sys.stderr)
-            return 1
+        info, code = load_for_resume(args, model, optimizer)
+        if code:
+            return code
         extra = info["extra"] or {}
         saved = dict(extra.get("config") or {})
         args.schedule_steps = config["schedule_steps"] = saved.get("schedule_steps", args.schedule_steps)
@@ -295,12 +290,8 @@ def main(argv=None):
                   f"same model and training flags", file=sys.stderr)
             return 1
         history = extra.get("history") or history
-        if info["step"] > args.steps:
-            print(f"--resume: {args.checkpoint} is already at step {info['step']}, past --steps {args.steps} "
-                  f"(--steps is the total); pass a larger --steps to train further", file=sys.stderr)
+        if check_resume_step(args, info["step"]):
             return 2
-        if not args.quiet:
-            print(f"Resumed from {args.checkpoint} at step {info['step']}.")
     if not args.quiet:
         print(f"Training a {args.layers}-layer character GPT (embed {args.embed_dim}, {args.heads} heads, "
               f"context {args.context}) on {len(files)} standard-library files, {args.steps} steps.", flush=True)

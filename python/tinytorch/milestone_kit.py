@@ -6,7 +6,7 @@ import sys
 import time
 
 __all__ = ["milestone_parser", "add_training_flags", "check_training_flags", "progress", "fit", "fit_full_batch",
-           "timed_training", "evaluate_classifier", "format_loss"]
+           "timed_training", "evaluate_classifier", "format_loss", "load_for_resume", "check_resume_step"]
 
 
 QUIET_HELP = "no progress bar or progress messages (the summary is still printed)"
@@ -118,3 +118,39 @@ def evaluate_classifier(model, loss_fn, x, y):
 def format_loss(value):
     """4 decimals, or scientific notation once that would print 0.0000."""
     return f"{value:.4f}" if value >= 1e-4 else f"{value:.2e}"
+
+
+def load_for_resume(args, model, optimizer):
+    """--resume: loads args.checkpoint into model and optimizer.
+
+    Returns (info, 0), or (None, exit code) after printing to stderr why the run cannot resume:
+    2 when there is no checkpoint yet, 1 when the file is damaged or does not fit the model.
+    """
+    import os
+
+    from .core.checkpoint import CheckpointError, load_checkpoint
+
+    if not os.path.exists(args.checkpoint):
+        print(f"--resume: no checkpoint at {args.checkpoint}; run once with --checkpoint {args.checkpoint} "
+              f"(without --resume) to create it", file=sys.stderr)
+        return None, 2
+    try:
+        return load_checkpoint(args.checkpoint, model, optimizer), 0
+    except CheckpointError as err:
+        print(f"--resume: {err}", file=sys.stderr)
+        return None, 1
+
+
+def check_resume_step(args, step):
+    """--steps is the total: 0 when the run can continue from `step` (saying so), else exit code 2, printed."""
+    if step > args.steps:
+        print(f"--resume: {args.checkpoint} is already at step {step}, past --steps {args.steps} "
+              f"(--steps is the total, not the number of extra steps); pass --steps larger than "
+              f"{step} to train further", file=sys.stderr)
+        return 2
+    if step == args.steps:
+        print(f"{args.checkpoint} is already at step {args.steps} = --steps: nothing to train "
+              f"(pass a larger --steps to continue).")
+    elif not args.quiet:
+        print(f"Resumed from {args.checkpoint} at step {step}.")
+    return 0
