@@ -74,7 +74,7 @@ def _close(claimed, measured, atol):
     return abs(claimed - measured) <= atol
 
 
-def check_submission(path, rounds=7, measure_speed=True):
+def check_submission(path, rounds=9, measure_speed=True):
     """Check the submission at `path` (its folder or its submission.json); returns a Scorecard."""
     folder, report_path = _resolve(path)
     card = Scorecard(report_path)
@@ -208,7 +208,7 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("check", help="validate a submission and print its scorecard")
     p.add_argument("submission", help="the submission folder or its submission.json")
-    p.add_argument("--rounds", type=int, default=7, help="timed rounds per model (default 7)")
+    p.add_argument("--rounds", type=int, default=9, help="timed rounds per model (default 9)")
     p.add_argument("--no-speed", action="store_true", help="skip the speed re-measurement")
     args = parser.parse_args(argv)
     if args.rounds < 1:

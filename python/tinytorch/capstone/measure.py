@@ -8,6 +8,7 @@ the same speed up to timing noise (which is why speed gets a tolerance and
 the others do not).
 """
 import gc
+import math
 import os
 import platform
 import time
@@ -62,17 +63,24 @@ def stored_bytes(path):
     return int(sum(v.nbytes for v in model.values()))
 
 
-def time_interleaved(candidates, rounds=7, warmup=1):
-    """{name: [seconds per round]} for callables run A, B, A, B, ...: each round calls every candidate
-    once, so a slow moment on a shared machine touches all of them, not one. `warmup` untimed rounds
-    first (first-call allocations, caches)."""
+def time_interleaved(candidates, rounds=9, warmup=1, min_round_s=0.02):
+    """{name: [seconds per call, one entry per round]} for callables run A, B, A, B, ...: each round
+    calls every candidate, so a slow moment on a shared machine touches all of them, not one.
+
+    `warmup` untimed rounds come first (first-call allocations, caches) and also set how many calls a
+    round makes: enough for the slowest-to-fill candidate to take `min_round_s`, because a single
+    millisecond call is mostly scheduler noise on a busy 2-core machine."""
     if not candidates:
         raise ValueError("time_interleaved: give at least one candidate")
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
         raise ValueError(f"time_interleaved: rounds must be a positive integer, got {rounds!r}")
-    for _ in range(warmup):
+    fastest = float("inf")
+    for _ in range(max(1, warmup)):
         for fn in candidates.values():
+            start = time.perf_counter()
             fn()
+            fastest = min(fastest, time.perf_counter() - start)
+    number = max(1, min(1000, int(math.ceil(min_round_s / max(fastest, 1e-6)))))
     times = {name: [] for name in candidates}
     gc_was_on = gc.isenabled()
     gc.disable()                       # a collection inside one candidate's round would bill it alone
@@ -80,8 +88,9 @@ def time_interleaved(candidates, rounds=7, warmup=1):
         for _ in range(rounds):
             for name, fn in candidates.items():
                 start = time.perf_counter()
-                fn()
-                times[name].append(time.perf_counter() - start)
+                for _ in range(number):
+                    fn()
+                times[name].append((time.perf_counter() - start) / number)
     finally:
         if gc_was_on:
             gc.enable()
@@ -96,7 +105,7 @@ def summarize_times(seconds):
             "max_ms": float(ms.max()), "rounds": int(ms.size)}
 
 
-def generation_speed(generators, new_tokens, rounds=7, warmup=1):
+def generation_speed(generators, new_tokens, rounds=9, warmup=1):
     """{name: {"tokens_per_s", "latency_ms": summarize_times(...)}} for generate callables that each
     produce `new_tokens` tokens per call, timed interleaved (tokens/s from the median latency)."""
     times = time_interleaved(generators, rounds=rounds, warmup=warmup)

@@ -116,7 +116,7 @@ def eval_ids(tokenizer):
     return np.asarray(tokenizer.encode(corpus_text("heldout")), dtype=np.int64)
 
 
-def measure_models(models, tokenizer, rounds=7, prompt_tokens=PROMPT_TOKENS, new_tokens=NEW_TOKENS):
+def measure_models(models, tokenizer, rounds=9, prompt_tokens=PROMPT_TOKENS, new_tokens=NEW_TOKENS):
     """{name: measurements without size/sparsity} for {name: model}: held-out quality, then generation
     speed of all models timed interleaved, then the engine's peak bytes during one generate call."""
     ids = eval_ids(tokenizer)
@@ -139,7 +139,7 @@ def file_sha256(path):
     return h.hexdigest()
 
 
-def write_submission(folder, baseline_model, tokenizer, optimizations, optimized_model=None, rounds=7):
+def write_submission(folder, baseline_model, tokenizer, optimizations, optimized_model=None, rounds=9):
     """Write folder/{baseline,optimized}.safetensors and folder/submission.json for a trained float32
     GPT and a list of optimizations (schema.OPTIMIZATIONS); returns the report dict.
 
