@@ -16,7 +16,7 @@ What it does, in order (each failure is a line saying what and where):
    between runs and machines, so a claimed speedup is accepted up to SPEED_TOLERANCE (50%) above the
    speedup measured here, and absolute tokens/s are compared only as information.
 5. **Rules.** Quality within tolerance of the baseline (next-token accuracy drops by at most 0.02 and the
-   held-out loss rises by at most 5%), the optimized model beats the baseline by at least 10% in speed or
+   held-out loss rises by at most 10%), the optimized model beats the baseline by at least 10% in speed or
    size, and the report's improvements are the ratios of its own measurements.
 
 Exit status: 0 when every check passes, 1 when any fails, 2 when the submission cannot be read at all.
@@ -37,7 +37,7 @@ __all__ = ["Scorecard", "check_submission", "format_scorecard", "main", "SPEED_T
 
 SPEED_TOLERANCE = 0.5      # a claimed speedup may exceed the re-measured one by this fraction
 MAX_ACCURACY_DROP = 0.02   # next-token accuracy: optimized >= baseline - 0.02
-MAX_LOSS_INCREASE = 0.05   # held-out loss: optimized <= baseline * 1.05
+MAX_LOSS_INCREASE = 0.10   # held-out loss: optimized <= baseline * 1.10
 MIN_IMPROVEMENT = 1.10     # speedup or compression ratio at least this
 LOSS_ATOL, ACCURACY_ATOL, RATIO_RTOL = 1e-4, 1e-3, 1e-6
 

@@ -7,20 +7,19 @@ submission re-measures to the same quality and size figures exactly, and to
 the same speed up to timing noise (which is why speed gets a tolerance and
 the others do not).
 """
-import gc
 import math
 import os
-import platform
 import time
 
 import numpy as np
 
-from .. import _C
+from ..benchmarking import Benchmark, machine_info
+from ..core.tensor import Tensor
 from ..autograd import no_grad
 from ..core.safetensors_io import load_file
 
 __all__ = ["quality", "stored_bytes", "time_interleaved", "summarize_times", "generation_speed",
-           "peak_engine_bytes", "machine_description"]
+           "resident_bytes", "peak_engine_bytes", "peak_memory", "machine_description"]
 
 
 def _windows(ids, seq_len):
@@ -64,37 +63,31 @@ def stored_bytes(path):
 
 
 def time_interleaved(candidates, rounds=9, warmup=1, min_round_s=0.02):
-    """{name: [seconds per call, one entry per round]} for callables run A, B, A, B, ...: each round
-    calls every candidate, so a slow moment on a shared machine touches all of them, not one.
+    """{name: [seconds per call, one entry per round]}, timed by module 19's `Benchmark` with
+    interleaved rounds (A, B, A, B, ...), so a slow moment on a shared machine touches every candidate.
 
-    `warmup` untimed rounds come first (first-call allocations, caches) and also set how many calls a
-    round makes: enough for the slowest-to-fill candidate to take `min_round_s`, because a single
-    millisecond call is mostly scheduler noise on a busy 2-core machine."""
+    One untimed pass first sets how many calls a round makes: enough for the fastest candidate to take
+    `min_round_s`, because a single millisecond call is mostly scheduler noise on a busy 2-core machine."""
     if not candidates:
         raise ValueError("time_interleaved: give at least one candidate")
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
         raise ValueError(f"time_interleaved: rounds must be a positive integer, got {rounds!r}")
     fastest = float("inf")
-    for _ in range(max(1, warmup)):
-        for fn in candidates.values():
-            start = time.perf_counter()
-            fn()
-            fastest = min(fastest, time.perf_counter() - start)
+    for fn in candidates.values():
+        start = time.perf_counter()
+        fn()
+        fastest = min(fastest, time.perf_counter() - start)
     number = max(1, min(1000, int(math.ceil(min_round_s / max(fastest, 1e-6)))))
-    times = {name: [] for name in candidates}
-    gc_was_on = gc.isenabled()
-    gc.disable()                       # a collection inside one candidate's round would bill it alone
-    try:
-        for _ in range(rounds):
-            for name, fn in candidates.items():
-                start = time.perf_counter()
-                for _ in range(number):
-                    fn()
-                times[name].append((time.perf_counter() - start) / number)
-    finally:
-        if gc_was_on:
-            gc.enable()
-    return times
+
+    def batched(fn):
+        def run():
+            for _ in range(number):
+                fn()
+        return run
+
+    report = Benchmark({name: batched(fn) for name, fn in candidates.items()}, warmup_runs=warmup,
+                       measurement_runs=rounds, interleave=True).run()
+    return {name: [v / number for v in report.results[name].values] for name in candidates}
 
 
 def summarize_times(seconds):
@@ -116,45 +109,50 @@ def generation_speed(generators, new_tokens, rounds=9, warmup=1):
     return out
 
 
+def resident_bytes(model):
+    """Bytes the model keeps in memory between calls: every tensor and numpy array its modules hold
+    (parameters, int8 weights and scales, packed int8 matrices) plus an attached KV cache, each once."""
+    seen, total = set(), 0
+
+    def add(value):
+        nonlocal total
+        if isinstance(value, (list, tuple)):
+            for v in value:
+                add(v)
+        elif id(value) in seen:
+            return
+        elif isinstance(value, Tensor):
+            seen.add(id(value))
+            total += int(value.size) * np.dtype(value.dtype).itemsize
+        elif isinstance(getattr(value, "nbytes", None), (int, np.integer)) and not callable(value):
+            seen.add(id(value))          # numpy arrays, module 16's packed int8 matrices
+            total += int(value.nbytes)
+
+    for mod in model.modules():
+        for value in vars(mod).values():
+            add(value)
+    cache = model.__dict__.get("_kv_cache")
+    if cache is not None:
+        total += int(cache.nbytes())
+    return total
+
+
 def peak_engine_bytes(fn):
-    """Peak bytes held by the C++ storage allocator for blocks allocated while fn() runs (module 14's
-    profiler reads the allocator's counters), or None when this build has no profiler."""
-    try:
-        from ..perf.profiling import Profiler
-    except ImportError:
-        return None
-    prof = Profiler()
-    try:
-        with prof.record() if hasattr(prof, "record") else prof:
-            fn()
-    except (AttributeError, TypeError):
-        return None
-    for attr in ("peak_bytes", "peak_live_bytes"):
-        value = getattr(prof, attr, None)
-        if callable(value):
-            value = value()
-        if isinstance(value, (int, np.integer)):
-            return int(value)
-    stats = getattr(prof, "memory", None)
-    stats = stats() if callable(stats) else stats
-    if isinstance(stats, dict) and "peak_live_bytes" in stats:
-        return int(stats["peak_live_bytes"])
-    return None
+    """Peak bytes held by the C++ storage allocator for blocks allocated while fn() runs, read by
+    module 14's Profiler from the allocator's own counters."""
+    from ..perf.profiling import Profiler
+    with Profiler() as prof:
+        fn()
+    return int(prof.memory_stats()["peak_live_bytes"])
+
+
+def peak_memory(model, fn):
+    """What running fn() on `model` needs at its peak: the model's resident bytes plus the engine's peak
+    allocation during the call (activations, logits, temporaries)."""
+    return resident_bytes(model) + peak_engine_bytes(fn)
 
 
 def machine_description():
-    """Where the figures were measured: CPU, cores, BLAS core and threads, SIMD level, versions."""
-    info = _C._build_info()
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    from .. import __version__
-    return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
-            "python": platform.python_version(), "numpy": np.__version__, "tinytorch": __version__,
-            "blas_core": info["blas_core"], "blas_threads": int(info["blas_threads"]), "simd": info["simd"]}
+    """Where the figures were measured (module 19's machine_info: CPU, cores, BLAS core and threads,
+    SIMD level, versions)."""
+    return machine_info()

@@ -65,11 +65,12 @@ def train_gpt(steps=300, embed_dim=32, num_layers=1, num_heads=4, lr=3e-3, batch
 
 
 def sparsity_of(model):
-    """Fraction of exact zeros among the weights of the Linear layers (what pruning acts on)."""
-    params = dict(model.named_parameters())
-    names = [n for n in model_io.int8_weight_names(model) if n in params]
-    total = sum(params[n].size for n in names)
-    zeros = sum(int(np.count_nonzero(np.asarray(params[n].data) == 0)) for n in names)
+    """Fraction of exact zeros among the weights with 2 or more dimensions (module 17's
+    measure_sparsity: Linear weights and embedding tables; biases and norms excluded), read from the
+    float32 model before any int8 layer is swapped in."""
+    weights = [p for _, p in model.named_parameters() if p.ndim >= 2]
+    total = sum(int(p.size) for p in weights)
+    zeros = sum(int(np.count_nonzero(np.asarray(p.data) == 0)) for p in weights)
     return zeros / total if total else 0.0
 
 
@@ -97,7 +98,11 @@ def apply_runtime(model, optimizations):
         from ..perf.quantization import quantize_model
         quantize_model(model)
     if "kv_cache" in opts:
-        from ..perf.memoization import enable_kv_cache
+        from ..perf.memoization import cache_usable, enable_kv_cache
+        if not cache_usable(model):
+            raise ValueError("kv_cache: the cached decoder cannot run this model (it needs the stock fused GPT "
+                             "in one float dtype; int8 layers are not among what it runs), so generate() would "
+                             "silently recompute the whole context: drop kv_cache or int8 from the optimizations")
         enable_kv_cache(model)
     return model
 
@@ -126,7 +131,7 @@ def measure_models(models, tokenizer, rounds=9, prompt_tokens=PROMPT_TOKENS, new
     speed = measure.generation_speed(gens, new_tokens, rounds=rounds)
     out = {}
     for name, model in models.items():
-        out[name] = {**speed[name], "peak_memory_bytes": measure.peak_engine_bytes(gens[name]),
+        out[name] = {**speed[name], "peak_memory_bytes": measure.peak_memory(model, gens[name]),
                      **measure.quality(model, ids, SEQ_LEN)}
     return out
 
