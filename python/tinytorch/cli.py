@@ -9,6 +9,7 @@
     tinytorch grade NN SUBMISSIONS [--out results.csv] [--gradescope results.json]   # instructors
     tinytorch info                                      # version, BLAS core, threads, SIMD level
     tinytorch bench [NAME ...]                          # benchmarks/bench_NAME.py (source checkout)
+    tinytorch capstone check SUBMISSION [--no-speed]    # module 20: validate a submission, print its scorecard
 """
 import argparse
 import os
@@ -210,6 +211,11 @@ def cmd_bench(args):
     return status
 
 
+def cmd_capstone_check(args):
+    from .capstone.checker import main as capstone_main
+    return capstone_main(["check", args.submission, "--rounds", str(args.rounds)] + (["--no-speed"] if args.no_speed else []))
+
+
 def _parser():
     parser = argparse.ArgumentParser(prog="tinytorch", description=__doc__.splitlines()[0],
                                      epilog=__doc__.split("\n", 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -255,6 +261,14 @@ def _parser():
     bench = sub.add_parser("bench", help="run the benchmarks (all by default)")
     bench.add_argument("names", nargs="*", help="which ones, e.g. `tinytorch bench gpt matmul`")
     bench.set_defaults(func=cmd_bench)
+
+    cap = sub.add_parser("capstone", help="module 20: check an optimized TinyGPT submission").add_subparsers(
+        dest="action", required=True)
+    p = cap.add_parser("check", help="validate a submission, re-measure its claims, print its scorecard")
+    p.add_argument("submission", help="the submission folder or its submission.json")
+    p.add_argument("--rounds", type=int, default=9, help="timed rounds per model (default 9)")
+    p.add_argument("--no-speed", action="store_true", help="skip the speed re-measurement")
+    p.set_defaults(func=cmd_capstone_check)
     return parser
 
 
