@@ -55,7 +55,7 @@ def failures(folder, **kw):
 
 
 def test_honest_submission_passes_and_remeasures_the_same_figures(honest):
-    card, failed = failures(honest, measure_speed=True, rounds=3)
+    card, failed = failures(honest)   # speed is re-measured in test_forged_speed_fails_naming_it
     assert failed == {} and card.passed
     with open(os.path.join(honest, "submission.json")) as f:
         report = json.load(f)
@@ -66,7 +66,8 @@ def test_honest_submission_passes_and_remeasures_the_same_figures(honest):
         assert rows[key][0] == rows[key][2] and rows[key][1] == rows[key][3], key
     assert card.improvements["compression_ratio"] == pytest.approx(
         report["baseline"]["measurements"]["size_bytes"] / opt["size_bytes"], rel=1e-12)
-    assert card.improvements["compression_ratio"] > 3      # int8: 1 byte per weight instead of 4
+    # int8 Linear weights: 1 byte instead of 4, plus a scale per column; the embeddings stay float32
+    assert 2 < card.improvements["compression_ratio"] < 4
 
 
 def test_forged_size_fails_naming_it(copy):
@@ -96,7 +97,7 @@ def test_forged_speed_fails_naming_it(copy):
     edit(copy, faster)
     card, failed = failures(copy, measure_speed=True, rounds=3)
     assert set(failed) == {"speedup claim"}
-    assert "measured" in failed["speedup claim"] and "50%" in failed["speedup claim"]
+    assert "measured" in failed["speedup claim"] and "more than 50% above even that best case" in failed["speedup claim"]
 
 
 def test_inconsistent_improvements_fail(copy):

@@ -71,7 +71,8 @@ def test_optimized_file_round_trips_sparse_and_int8_exactly(tmp_path):
     assert tensors["model/lm_head.weight.mask"].nbytes == -(-w.size // 8)
     # stored bytes: exactly the tensors listed, added up by hand
     assert measure.stored_bytes(path) == sum(v.nbytes for v in tensors.values())
-    loaded, _ = model_io.load_optimized(path, model_io.gpt_config(model))
+    loaded, _, codes = model_io.load_optimized(path, model_io.gpt_config(model))
+    np.testing.assert_array_equal(codes["lm_head.weight"], q)
     got = dict(loaded.named_parameters())
     np.testing.assert_array_equal(np.asarray(got["lm_head.weight"].data), q.astype(np.float32) * scale)
     np.testing.assert_array_equal(np.asarray(got["token_embedding.weight"].data),
@@ -79,7 +80,8 @@ def test_optimized_file_round_trips_sparse_and_int8_exactly(tmp_path):
     # float32 without int8: the sparse weight comes back bit for bit
     enc = model_io.save_optimized(path, model, int8=False)
     assert enc["lm_head.weight"] == "sparse-float32"
-    loaded, _ = model_io.load_optimized(path, model_io.gpt_config(model))
+    loaded, _, codes = model_io.load_optimized(path, model_io.gpt_config(model))
+    assert codes == {}
     np.testing.assert_array_equal(np.asarray(dict(loaded.named_parameters())["lm_head.weight"].data), w)
 
 
@@ -135,3 +137,18 @@ def test_write_submission_refuses_unknown_optimizations(tmp_path):
         pipeline.write_submission(str(tmp_path), model, tok, [{"name": "fp4"}])
     with pytest.raises(TypeError, match="write_submission: baseline_model must be a float32 GPT"):
         pipeline.write_submission(str(tmp_path), object(), tok, [{"name": "int8"}])
+
+
+def test_module_16_layers_run_exactly_the_stored_int8_codes(tmp_path):
+    from tinytorch.perf.quantization import quantize_model
+    model = small_gpt(5)
+    path = tmp_path / "opt.safetensors"
+    model_io.save_optimized(path, model, int8=True)
+    loaded, _, codes = model_io.load_optimized(path, model_io.gpt_config(model))
+    assert len(codes) == len(model_io.int8_weight_names(model)) == 7   # q, k, v, out, 2 MLP layers, lm_head
+    quantize_model(loaded)
+    model_io.check_int8_codes(loaded, codes, path)                   # module 16 re-derives the same codes
+    codes["lm_head.weight"] = codes["lm_head.weight"].copy()
+    codes["lm_head.weight"][0, 0] += 1
+    with pytest.raises(CheckpointError, match="the int8 layer lm_head does not hold the int8 codes"):
+        model_io.check_int8_codes(loaded, codes, path)

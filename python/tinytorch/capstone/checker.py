@@ -12,9 +12,11 @@ What it does, in order (each failure is a line saying what and where):
 4. **Re-measured claims.** Quality (held-out loss and next-token accuracy) and size (bytes stored) are
    deterministic: they must equal the claims (loss within 1e-4, accuracy within 1e-3: float sums may
    differ in the last bits between BLAS builds). Sparsity must equal what the weights hold.
-   Speed is re-measured (baseline and optimized generation timed interleaved, medians); timing moves
-   between runs and machines, so a claimed speedup is accepted up to SPEED_TOLERANCE (50%) above the
-   speedup measured here, and absolute tokens/s are compared only as information.
+   Speed is re-measured (baseline and optimized generation timed interleaved, medians). Timing moves
+   between runs and machines (a shared 2-core machine swings a median by 30% or more), so a claimed
+   speedup is refused only when it is more than SPEED_TOLERANCE (50%) above the best case measured here
+   (slowest baseline round over fastest optimized round, module 19's speedup_range); absolute tokens/s
+   are shown, not judged. The rules use the median speedup measured here.
 5. **Rules.** Quality within tolerance of the baseline (next-token accuracy drops by at most 0.02 and the
    held-out loss rises by at most 10%), the optimized model beats the baseline by at least 10% in speed or
    size, and the report's improvements are the ratios of its own measurements.
@@ -27,6 +29,9 @@ import os
 import sys
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from ..benchmarking import speedup_range
 from ..core.safetensors_io import CheckpointError
 from . import measure, pipeline
 from .corpus import CORPUS_NAME, corpus_sha256, corpus_text
@@ -144,15 +149,17 @@ def check_submission(path, rounds=9, measure_speed=True):
 
     if measure_speed:
         gen = report["generation"]
-        speed = pipeline.measure_models(models, tokenizer, rounds=rounds, prompt_tokens=gen["prompt_tokens"],
-                                        new_tokens=gen["new_tokens"])
+        times = pipeline.generation_times(models, tokenizer, rounds=rounds, prompt_tokens=gen["prompt_tokens"],
+                                          new_tokens=gen["new_tokens"])
         for side in models:
-            measured[side]["tokens_per_s"] = speed[side]["tokens_per_s"]
+            measured[side]["tokens_per_s"] = gen["new_tokens"] / float(np.median(times[side]))
         claimed_speedup = claims["optimized"]["tokens_per_s"] / claims["baseline"]["tokens_per_s"]
-        measured_speedup = measured["optimized"]["tokens_per_s"] / measured["baseline"]["tokens_per_s"]
-        card.add("speedup claim", claimed_speedup <= measured_speedup * (1 + SPEED_TOLERANCE),
-                 f"claims {claimed_speedup:.2f}x, measured {measured_speedup:.2f}x here: more than "
-                 f"{SPEED_TOLERANCE:.0%} above (timing varies between runs, so only a claim beyond that is refused)")
+        measured_speedup, _, best_case = speedup_range(times["baseline"], times["optimized"])
+        card.add("speedup claim", claimed_speedup <= best_case * (1 + SPEED_TOLERANCE),
+                 f"claims {claimed_speedup:.2f}x, measured {measured_speedup:.2f}x here (median of {rounds} "
+                 f"interleaved rounds; {best_case:.2f}x at best, pairing the slowest baseline round with the "
+                 f"fastest optimized one): the claim is more than {SPEED_TOLERANCE:.0%} above even that best case. "
+                 f"Timing varies between runs and machines, so only a claim beyond this margin is refused")
     else:
         measured_speedup = claims["optimized"]["tokens_per_s"] / claims["baseline"]["tokens_per_s"]
 

@@ -18,7 +18,7 @@ from ..core.tensor import Tensor
 from ..autograd import no_grad
 from ..core.safetensors_io import load_file
 
-__all__ = ["quality", "stored_bytes", "time_interleaved", "summarize_times", "generation_speed",
+__all__ = ["quality", "stored_bytes", "time_interleaved", "summarize_times",
            "resident_bytes", "peak_engine_bytes", "peak_memory", "machine_description"]
 
 
@@ -96,17 +96,6 @@ def summarize_times(seconds):
     q1, med, q3 = np.percentile(ms, [25, 50, 75])
     return {"median_ms": float(med), "iqr_ms": float(q3 - q1), "min_ms": float(ms.min()),
             "max_ms": float(ms.max()), "rounds": int(ms.size)}
-
-
-def generation_speed(generators, new_tokens, rounds=9, warmup=1):
-    """{name: {"tokens_per_s", "latency_ms": summarize_times(...)}} for generate callables that each
-    produce `new_tokens` tokens per call, timed interleaved (tokens/s from the median latency)."""
-    times = time_interleaved(generators, rounds=rounds, warmup=warmup)
-    out = {}
-    for name, seconds in times.items():
-        latency = summarize_times(seconds)
-        out[name] = {"tokens_per_s": float(new_tokens / (latency["median_ms"] / 1e3)), "latency_ms": latency}
-    return out
 
 
 def resident_bytes(model):

@@ -36,7 +36,7 @@ from ..core.safetensors_io import CheckpointError, load_file, save_file
 from ..core.transformer import GPT
 
 __all__ = ["GPT_CONFIG_KEYS", "gpt_config", "build_gpt", "save_baseline", "load_baseline", "save_optimized",
-           "load_optimized", "int8_weight_names", "quantize_per_column"]
+           "load_optimized", "int8_weight_names", "quantize_per_column", "check_int8_codes"]
 
 GPT_CONFIG_KEYS = ("vocab_size", "embed_dim", "num_layers", "num_heads", "max_seq_len")
 FORMAT = "tinytorch-capstone-model"
@@ -153,14 +153,15 @@ def _decode(path, name, encoding, shape, tensors):
         if scale.shape != (shape[-1],) or not np.all(np.isfinite(scale)) or np.any(scale <= 0):
             raise CheckpointError(f"load_optimized: {path!r}: {name}.scale must be {shape[-1]} finite positive "
                                   f"numbers")
-        return dense.astype(np.float32) * scale
+        return dense.astype(np.float32) * scale, dense
     if not np.all(np.isfinite(dense)):
         raise CheckpointError(f"load_optimized: {path!r}: {name} holds NaN or infinite values")
-    return dense
+    return dense, None
 
 
 def load_optimized(path, config):
-    """(float32 GPT with the stored values, {name: encoding}); CheckpointError naming what does not fit."""
+    """(float32 GPT with the stored values (int8 ones dequantized), {name: encoding}, {name: int8 codes});
+    CheckpointError naming what does not fit."""
     path = os.fspath(path)
     tensors, metadata = load_file(path)  # checks the layout and every tensor's SHA-256
     if metadata.get("format") != FORMAT or metadata.get("format_version") != FORMAT_VERSION:
@@ -179,14 +180,35 @@ def load_optimized(path, config):
     linear = set(int8_weight_names(model))
     if not isinstance(encodings, dict) or set(encodings) != set(params):
         raise CheckpointError(f"load_optimized: {path!r}: its weights do not match a GPT with {config}")
-    values = {}
+    values, codes = {}, {}
     for name, p in params.items():
         enc = encodings[name]
         if enc not in ("float32", "int8", "sparse-float32", "sparse-int8") or (enc.endswith("int8")
                                                                             and name not in linear):
             raise CheckpointError(f"load_optimized: {path!r}: {name} has unknown encoding {enc!r}")
-        values[name] = _decode(path, name, enc, p.shape, tensors)
+        values[name], q = _decode(path, name, enc, p.shape, tensors)
+        if q is not None:
+            codes[name] = q
     with no_grad():
         for name, p in params.items():
             p.copy_(values[name])
-    return model.eval(), encodings
+    return model.eval(), encodings, codes
+
+
+def check_int8_codes(model, codes, path):
+    """After module 16's quantize_model ran on a model rebuilt from the file: every QuantizedLinear must hold
+    exactly the int8 codes the file stores (it re-quantizes w = q * scale, which gives back q for symmetric
+    per-column quantization); CheckpointError naming the first layer where it does not."""
+    found = 0
+    for name, m in model.named_modules():
+        if type(m).__name__ != "QuantizedLinear":
+            continue
+        key = f"{name}.weight"
+        mine = np.asarray(m.q_weight.numpy()) if key in codes else None
+        if mine is None or not np.array_equal(mine, codes[key]):
+            raise CheckpointError(f"load_optimized: {os.fspath(path)!r}: the int8 layer {name} does not hold the "
+                                  f"int8 codes stored for {key}")
+        found += 1
+    if found != len(codes):
+        raise CheckpointError(f"load_optimized: {os.fspath(path)!r}: {len(codes)} weights are stored as int8 but "
+                              f"{found} int8 layers run them")

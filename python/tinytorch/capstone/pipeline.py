@@ -29,7 +29,7 @@ from .corpus import CORPUS_NAME, corpus_sha256, corpus_text
 from .schema import SCHEMA, SCHEMA_VERSION, validate
 
 __all__ = ["make_tokenizer", "train_gpt", "prune", "apply_runtime", "load_models", "measure_models",
-           "file_sha256", "write_submission", "sparsity_of", "PROMPT_TOKENS", "NEW_TOKENS", "SEQ_LEN"]
+           "file_sha256", "write_submission", "generation_times", "sparsity_of", "PROMPT_TOKENS", "NEW_TOKENS", "SEQ_LEN"]
 
 SEQ_LEN = 32          # held-out windows and training context
 PROMPT_TOKENS = 8     # generation prompt: the held-out text's first characters
@@ -108,30 +108,51 @@ def apply_runtime(model, optimizations):
 
 
 def load_models(folder, report):
-    """(baseline, optimized) GPTs rebuilt from a submission's files, the optimized one with its run-time
-    optimizations applied. Raises CheckpointError (a ValueError) naming a file that does not fit."""
+    """(baseline, optimized, optimized sparsity): the GPTs rebuilt from a submission's files, the optimized
+    one with its run-time optimizations applied. Raises CheckpointError (a ValueError) naming a file that
+    does not fit."""
     config = report["model"]["config"]
     baseline = model_io.load_baseline(os.path.join(folder, report["baseline"]["checkpoint"]), config)
-    optimized, _ = model_io.load_optimized(os.path.join(folder, report["optimized"]["checkpoint"]), config)
+    opt_path = os.path.join(folder, report["optimized"]["checkpoint"])
+    optimized, _, codes = model_io.load_optimized(opt_path, config)
     sparsity = sparsity_of(optimized)
-    return baseline, apply_runtime(optimized, report["optimized"]["optimizations"]), sparsity
+    optimizations = report["optimized"]["optimizations"]
+    if bool(codes) != any(o["name"] == "int8" for o in optimizations):
+        raise ValueError(f"load_models: the report {'does not list' if codes else 'lists'} int8 but "
+                         f"{report['optimized']['checkpoint']} stores {len(codes)} int8 weights")
+    apply_runtime(optimized, optimizations)
+    if codes:
+        model_io.check_int8_codes(optimized, codes, opt_path)
+    return baseline, optimized, sparsity
 
 
 def eval_ids(tokenizer):
     return np.asarray(tokenizer.encode(corpus_text("heldout")), dtype=np.int64)
 
 
-def measure_models(models, tokenizer, rounds=9, prompt_tokens=PROMPT_TOKENS, new_tokens=NEW_TOKENS):
-    """{name: measurements without size/sparsity} for {name: model}: held-out quality, then generation
-    speed of all models timed interleaved, then the engine's peak bytes during one generate call."""
-    ids = eval_ids(tokenizer)
-    prompt = ids[:prompt_tokens].tolist()
-    gens = {name: (lambda m=m: m.generate(prompt, max_new_tokens=new_tokens, temperature=0))
+def _generators(models, tokenizer, prompt_tokens, new_tokens):
+    prompt = eval_ids(tokenizer)[:prompt_tokens].tolist()
+    return {name: (lambda m=m: m.generate(prompt, max_new_tokens=new_tokens, temperature=0))
             for name, m in models.items()}
-    speed = measure.generation_speed(gens, new_tokens, rounds=rounds)
+
+
+def generation_times(models, tokenizer, rounds=9, prompt_tokens=PROMPT_TOKENS, new_tokens=NEW_TOKENS):
+    """{name: [seconds per generate call, one per round]}: greedy generation of new_tokens from the held-out
+    text's first prompt_tokens characters, every model timed interleaved (module 19's Benchmark)."""
+    return measure.time_interleaved(_generators(models, tokenizer, prompt_tokens, new_tokens), rounds=rounds)
+
+
+def measure_models(models, tokenizer, rounds=9, prompt_tokens=PROMPT_TOKENS, new_tokens=NEW_TOKENS):
+    """{name: measurements without size/sparsity} for {name: model}: generation speed of all models timed
+    interleaved, the peak memory of one generate call, and held-out quality."""
+    gens = _generators(models, tokenizer, prompt_tokens, new_tokens)
+    times = measure.time_interleaved(gens, rounds=rounds)
+    ids = eval_ids(tokenizer)
     out = {}
     for name, model in models.items():
-        out[name] = {**speed[name], "peak_memory_bytes": measure.peak_memory(model, gens[name]),
+        latency = measure.summarize_times(times[name])
+        out[name] = {"tokens_per_s": float(new_tokens / (latency["median_ms"] / 1e3)), "latency_ms": latency,
+                     "peak_memory_bytes": measure.peak_memory(model, gens[name]),
                      **measure.quality(model, ids, SEQ_LEN)}
     return out
 
