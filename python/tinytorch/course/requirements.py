@@ -86,7 +86,8 @@ MODULES = (
         "linear_gelu"]),
     _m("19", "benchmarking", "Benchmarking: warm-up, medians, interleaved rounds, the olympics",
        ["median_and_iqr", "measure", "interleaved_rounds", "bootstrap_speedup", "olympic_scores"]),
-    _m("20", "capstone", "Capstone"),
+    _m("20", "capstone", "Capstone: an optimized TinyGPT submission and its checker",
+       ["normalized_improvements", "optimize", "build_report", "check_claims"]),
 )
 
 MILESTONES = (
