@@ -155,3 +155,17 @@ def test_command_line_exit_status(argv, copy):
         f.write("{not json")
     broken = subprocess.run(argv + [copy, "--no-speed"], capture_output=True, text=True, timeout=300)
     assert broken.returncode == 2 and "cannot read" in broken.stdout
+
+
+def test_report_cannot_point_outside_its_folder_or_inflate_the_model(copy):
+    edit(copy, lambda r: r["baseline"].update(checkpoint="../baseline.safetensors"))
+    _, failed = failures(copy)
+    assert "baseline.checkpoint: '../baseline.safetensors' must be a file name inside the submission folder" \
+        in failed["schema"]
+
+
+def test_config_that_does_not_fit_the_file_fails_before_building(copy):
+    edit(copy, lambda r: r["model"]["config"].update(embed_dim=1 << 20, num_heads=4))
+    _, failed = failures(copy)
+    assert set(failed) == {"load"} and "does not fit the report's model config" in failed["load"]
+    assert "token_embedding.weight is (" in failed["load"]

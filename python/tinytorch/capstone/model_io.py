@@ -62,8 +62,25 @@ def save_baseline(path, model):
     save_checkpoint(path, model, extra={"config": gpt_config(model)}, include_rng=False)
 
 
+def _check_config_against_file(path, config):
+    """Compare the config with the file's own tensor shapes *before* building the model, so a report that
+    claims a huge config cannot make the checker allocate more than the file holds."""
+    tensors, _ = load_file(os.fspath(path))
+    shapes = {k[len("model/"):]: tuple(v.shape) for k, v in tensors.items() if k.startswith("model/")}
+    layers = {int(k.split(".")[1]) for k in shapes if k.startswith("blocks.") and k.split(".")[1].isdigit()}
+    want = {"token_embedding.weight": (config.get("vocab_size"), config.get("embed_dim")),
+            "position_embedding.weight": (config.get("max_seq_len"), config.get("embed_dim"))}
+    wrong = [f"{k} is {shapes.get(k)}, the config needs {v}" for k, v in want.items() if shapes.get(k) != v]
+    if len(layers) != config.get("num_layers"):
+        wrong.append(f"the file has {len(layers)} blocks, the config {config.get('num_layers')}")
+    if wrong:
+        raise CheckpointError(f"load_baseline: {os.fspath(path)!r} does not fit the report's model config: "
+                              + "; ".join(wrong))
+
+
 def load_baseline(path, config):
     """The float32 GPT saved by save_baseline; CheckpointError if the file does not fit `config`."""
+    _check_config_against_file(path, config)
     model = build_gpt(config)
     info = load_checkpoint(path, model, restore_rng=False)
     saved = (info.get("extra") or {}).get("config")

@@ -168,7 +168,10 @@ def validate(report):
         part = p.need(report, side, "report")
         if part is None:
             continue
-        p.need(part, "checkpoint", side, str)
+        name = p.need(part, "checkpoint", side, str)
+        if name is not None and (not name or name != name.strip() or "/" in name or "\\" in name
+                                 or name in (".", "..")):
+            p.append(f"{side}.checkpoint: {name!r} must be a file name inside the submission folder")
         p.need(part, "sha256", side, str)
         _measurements(p, p.need(part, "measurements", side), f"{side}.measurements")
     if isinstance(report.get("optimized"), dict):
