@@ -169,3 +169,10 @@ def test_config_that_does_not_fit_the_file_fails_before_building(copy):
     _, failed = failures(copy)
     assert set(failed) == {"load"} and "does not fit the report's model config" in failed["load"]
     assert "token_embedding.weight is (" in failed["load"]
+
+
+def test_listed_pruning_must_be_in_the_weights(copy):
+    edit(copy, lambda r: r["optimized"]["optimizations"][0].update(sparsity=0.6))
+    _, failed = failures(copy)
+    assert set(failed) == {"optimizations"}
+    assert "lists magnitude_prune at sparsity 0.6, but only 0.1" in failed["optimizations"]

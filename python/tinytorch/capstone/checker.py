@@ -16,7 +16,8 @@ What it does, in order (each failure is a line saying what and where):
    between runs and machines (a shared 2-core machine swings a median by 30% or more), so a claimed
    speedup is refused only when it is more than SPEED_TOLERANCE (50%) above the best case measured here
    (slowest baseline round over fastest optimized round, module 19's speedup_range); absolute tokens/s
-   are shown, not judged. The rules use the median speedup measured here.
+   are shown, not judged. The rules use the median speedup measured here. A listed magnitude pruning must
+   be in the weights (their measured sparsity at least the listed one).
 5. **Rules.** Quality within tolerance of the baseline (next-token accuracy drops by at most 0.02 and the
    held-out loss rises by at most 10%), the optimized model beats the baseline by at least 10% in speed or
    size, and the report's improvements are the ratios of its own measurements.
@@ -162,6 +163,13 @@ def check_submission(path, rounds=9, measure_speed=True):
                  f"Timing varies between runs and machines, so only a claim beyond this margin is refused")
     else:
         measured_speedup = claims["optimized"]["tokens_per_s"] / claims["baseline"]["tokens_per_s"]
+
+    # a listed pruning must be in the weights (int8 is checked on load: the codes; kv_cache: that it can run)
+    for opt in report["optimized"]["optimizations"]:
+        if opt["name"] == "magnitude_prune":
+            card.add("optimizations", sparsity >= opt["sparsity"] - 1e-3,
+                     f"lists magnitude_prune at sparsity {opt['sparsity']}, but only {sparsity:.4f} of the "
+                     f"weights are zero")
 
     # the report's normalized improvements must be its own measurements' ratios
     stated = report["improvements"]
