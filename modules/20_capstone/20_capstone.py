@@ -59,7 +59,8 @@ eval_ids = pipeline.eval_ids(tok)
 base_quality = measure.quality(model, eval_ids, pipeline.SEQ_LEN)
 print("held-out:", {k: round(v, 4) for k, v in base_quality.items()})
 assert base_quality["val_loss"] < 0.6 * np.log(tok.vocab_size)      # far better than a uniform guess
-print(checker.MAX_ACCURACY_DROP, checker.MAX_LOSS_INCREASE, checker.MIN_IMPROVEMENT)
+print(f"the checker's rules: accuracy may drop by {checker.MAX_ACCURACY_DROP}, the loss may rise by "
+      f"{checker.MAX_LOSS_INCREASE:.0%}, and speed or size must improve {checker.MIN_IMPROVEMENT}x")
 
 # %% [markdown]
 # A measurement is a dict with the same keys everywhere in this module (the
@@ -142,8 +143,7 @@ def optimize(model, eval_ids, max_accuracy_drop=0.02, max_loss_increase=0.10,
              sparsities=(0.5, 0.3, 0.2, 0.1), prefer="size"):
     """(pruned float32 copy, optimizations): the largest sparsity and int8 (prefer="size") or the KV cache
     (prefer="speed") that keep held-out quality within the guard; `model` is left unchanged."""
-    ### HINT: def copy(m): c = model_io.build_gpt(model_io.gpt_config(m)); c.load_state_dict(m.state_dict()); return c
-    ### HINT: passes(m): base accuracy - acc <= max_accuracy_drop and loss <= base loss * (1 + max_loss_increase)
+    ### HINT: copy = model_io.build_gpt(config) + load_state_dict; a copy passes if its accuracy drop <= max_accuracy_drop and its loss <= base loss * (1 + max_loss_increase)
     ### BEGIN SOLUTION
     if prefer not in ("size", "speed"):
         raise ValueError(f"optimize: prefer must be 'size' or 'speed', got {prefer!r}")
