@@ -238,8 +238,12 @@ def main(argv=None):
         print(f"\nTraining diverged: {err}", file=sys.stderr)
         return 1
     train_s = time.perf_counter() - start
+    if not args.quiet:
+        print(f"Pruning {args.sparsity:.0%} of the weights, fine-tuning {args.finetune_steps} steps.", flush=True)
     pruned = prune_and_finetune(copilot, model, inputs, targets, args)
     variants = build_variants(model, pruned)
+    if not args.quiet:
+        print(f"Timing {len(variants)} variants interleaved, then memory, size and quality of each.", flush=True)
     rows = measure_all(copilot, variants, pruned, tokenizer, inputs, targets, args)
     wall = time.perf_counter() - start
 
