@@ -38,7 +38,6 @@ import time
 
 import numpy as np
 
-import tinytorch as tt
 from tinytorch.capstone import checker, measure, model_io, pipeline, schema
 from tinytorch.perf.compression import magnitude_prune
 from tinytorch.perf.quantization import quantize_model
