@@ -264,7 +264,8 @@ def main(argv=None):
     print(f"  quality target: next-char accuracy within {QUALITY_TARGET} of the baseline's {b['accuracy']:.3f}")
     print(f"  qualified     : {len(qualified)}/{len(rows) - 1} variants ({', '.join(qualified) or 'none'})")
     if fastest:
-        print(f"  fastest       : {fastest}, {rows[fastest]['tokens_per_s'] / b['tokens_per_s']:.2f}x the baseline's tokens/s")
+        speedup = rows[fastest]["tokens_per_s"] / b["tokens_per_s"]
+        print(f"  fastest       : {fastest}, {speedup:.2f}x the baseline's tokens/s")
         print(f"  smallest      : {smallest}, {b['size_bytes'] / rows[smallest]['size_bytes']:.2f}x smaller file")
     cache_same = rows["kv_cache"]["same_tokens_as_baseline"]
     print(f"  kv_cache      : generates {'the same' if cache_same else 'DIFFERENT'} tokens as the baseline")
@@ -272,7 +273,8 @@ def main(argv=None):
         print("  note          : int8 and the KV cache do not combine: the cached decoder runs the fused float GPT "
               "only, so an int8 model would silently recompute the whole context")
     print(f"  wall time     : {wall:.1f} s")
-    winners = [n for n in qualified if rows[n]["tokens_per_s"] > b["tokens_per_s"] or rows[n]["size_bytes"] < b["size_bytes"]]
+    winners = [n for n in qualified
+               if rows[n]["tokens_per_s"] > b["tokens_per_s"] or rows[n]["size_bytes"] < b["size_bytes"]]
     ok = bool(winners) and cache_same
     print(f"  success       : a qualifying variant is faster or smaller than the baseline ({len(winners)}), and the "
           f"cache changes no output {'✓' if ok else '✗'}")

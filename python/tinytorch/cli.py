@@ -213,7 +213,8 @@ def cmd_bench(args):
 
 def cmd_capstone_check(args):
     from .capstone.checker import main as capstone_main
-    return capstone_main(["check", args.submission, "--rounds", str(args.rounds)] + (["--no-speed"] if args.no_speed else []))
+    argv = ["check", args.submission, "--rounds", str(args.rounds)]
+    return capstone_main(argv + (["--no-speed"] if args.no_speed else []))
 
 
 def _parser():

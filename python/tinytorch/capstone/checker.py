@@ -209,7 +209,8 @@ def format_scorecard(card):
         lines += [f"  {row[0]:<20} " + " ".join(f"{v:>14}" for v in row[1:]) for row in card.table]
     if card.improvements:
         i = card.improvements
-        lines.append(f"  improvements (measured): speedup {i['speedup']:.2f}x, compression {i['compression_ratio']:.2f}x, "
+        lines.append(f"  improvements (measured): speedup {i['speedup']:.2f}x, "
+                     f"compression {i['compression_ratio']:.2f}x, "
                      f"accuracy {i['accuracy_delta']:+.4f}, loss {i['loss_delta']:+.4f}")
     for name, ok, msg in card.checks:
         lines.append(f"  {'PASS' if ok else 'FAIL'}  {name}" + ("" if ok else f": {msg}"))

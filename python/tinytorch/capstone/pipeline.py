@@ -29,7 +29,8 @@ from .corpus import CORPUS_NAME, corpus_sha256, corpus_text
 from .schema import SCHEMA, SCHEMA_VERSION, validate
 
 __all__ = ["make_tokenizer", "train_gpt", "prune", "apply_runtime", "load_models", "measure_models",
-           "file_sha256", "write_submission", "generation_times", "sparsity_of", "PROMPT_TOKENS", "NEW_TOKENS", "SEQ_LEN"]
+           "file_sha256", "write_submission", "generation_times", "sparsity_of", "PROMPT_TOKENS", "NEW_TOKENS",
+           "SEQ_LEN"]
 
 SEQ_LEN = 32          # held-out windows and training context
 PROMPT_TOKENS = 8     # generation prompt: the held-out text's first characters

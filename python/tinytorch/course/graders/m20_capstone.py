@@ -157,7 +157,8 @@ def report_follows_the_schema(ns):
     from tinytorch.capstone.corpus import CORPUS_NAME, corpus_sha256, corpus_text
     expect = {("model", "config"): config, ("model", "vocab"): vocab, ("eval", "dataset"): CORPUS_NAME,
               ("eval", "sha256"): corpus_sha256(corpus_text("heldout")), ("eval", "seq_len"): pipeline.SEQ_LEN,
-              ("generation", "new_tokens"): pipeline.NEW_TOKENS, ("generation", "prompt_tokens"): pipeline.PROMPT_TOKENS,
+              ("generation", "new_tokens"): pipeline.NEW_TOKENS,
+              ("generation", "prompt_tokens"): pipeline.PROMPT_TOKENS,
               ("optimized", "optimizations"): opts, ("baseline", "checkpoint"): "baseline.safetensors",
               ("optimized", "sha256"): "b" * 64, ("baseline", "measurements"): meas["baseline"],
               ("optimized", "measurements"): meas["optimized"], ("machine", "cpu"): "test cpu"}
