@@ -364,9 +364,11 @@ assert rows["kv_cache"]["val_loss"] == rows["baseline"]["val_loss"]    # the cac
 #   floats whether they are used or not.
 # * **int8**: the Linear weights shrink 4x (plus one scale per column), but
 #   the embeddings stay float32, so the whole file shrinks less. On a model
-#   this small the int8 GEMM does not win time back: quantizing the
-#   activations on every call costs about what the smaller matmul saves, and
-#   the int8 layers leave the fused C++ GPT path for the composed one.
+#   this small int8 is *slower* (several times, in the table above): the
+#   int8 layers leave the fused C++ GPT path for the composed one (one call
+#   per layer instead of one per forward), and quantizing the activations on
+#   every call costs more than a 32-wide int8 matmul can save. int8 pays off
+#   when the matmuls are large; here it buys size, not speed.
 # * **Pruning** only saves bytes in a file that stores the zeros sparsely
 #   (one mask bit per weight plus the nonzeros): dense kernels multiply zeros
 #   as fast as anything else.
