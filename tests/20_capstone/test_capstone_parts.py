@@ -152,3 +152,16 @@ def test_module_16_layers_run_exactly_the_stored_int8_codes(tmp_path):
     codes["lm_head.weight"][0, 0] += 1
     with pytest.raises(CheckpointError, match="the int8 layer lm_head does not hold the int8 codes"):
         model_io.check_int8_codes(loaded, codes, path)
+
+
+def test_timing_interleaves_the_candidates_round_by_round():
+    calls = []
+    times = measure.time_interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, rounds=3,
+                                     warmup=1, min_round_s=0)
+    # one calibration pass, one warm-up round, then 3 timed rounds: always a then b, never a run of a's
+    assert calls == ["a", "b"] * 5
+    assert sorted(times) == ["a", "b"] and all(len(v) == 3 and min(v) >= 0 for v in times.values())
+    summary = measure.summarize_times([0.001, 0.002, 0.004])
+    assert summary == {"median_ms": 2.0, "iqr_ms": 1.5, "min_ms": 1.0, "max_ms": 4.0, "rounds": 3}
+    with pytest.raises(ValueError, match="time_interleaved: rounds must be a positive integer"):
+        measure.time_interleaved({"a": lambda: None}, rounds=0)
