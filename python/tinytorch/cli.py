@@ -268,7 +268,8 @@ def _parser():
     p = cap.add_parser("check", help="validate a submission, re-measure its claims, print its scorecard")
     p.add_argument("submission", help="the submission folder or its submission.json")
     p.add_argument("--rounds", type=int, default=9, help="timed rounds per model (default 9)")
-    p.add_argument("--no-speed", action="store_true", help="skip the speed re-measurement")
+    p.add_argument("--no-speed", action="store_true",
+                   help="skip the speed re-measurement (the rules then take the claimed speedup)")
     p.set_defaults(func=cmd_capstone_check)
     return parser
 

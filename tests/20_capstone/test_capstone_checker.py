@@ -176,3 +176,17 @@ def test_listed_pruning_must_be_in_the_weights(copy):
     _, failed = failures(copy)
     assert set(failed) == {"optimizations"}
     assert "lists magnitude_prune at sparsity 0.6, but only 0.1" in failed["optimizations"]
+
+
+def test_vocabulary_must_cover_the_heldout_text(trained, tmp_path):
+    from tinytorch.capstone.corpus import corpus_text
+    model, tok = trained
+    held = set(corpus_text("heldout"))
+    dropped = next(c for c in tok.vocab[1:] if c in held and c.isdigit())
+    small = pipeline.make_tokenizer("".join(c for c in tok.vocab[1:] if c != dropped))
+    from tinytorch.capstone import model_io
+    shrunk = model_io.build_gpt(dict(model_io.gpt_config(model), vocab_size=small.vocab_size))
+    folder = str(tmp_path / "smallvocab")
+    pipeline.write_submission(folder, shrunk, small, [{"name": "int8"}], rounds=1)
+    _, failed = failures(folder)
+    assert "vocab" in failed and f"lacks 1 character(s) of the held-out text ({dropped!r})" in failed["vocab"]

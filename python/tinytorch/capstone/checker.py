@@ -8,7 +8,8 @@ What it does, in order (each failure is a line saying what and where):
 1. **Schema.** The report parses and has every field with a valid type and range (``schema.validate``).
 2. **Files.** Both checkpoints exist, their SHA-256 equals the report's, and they load: every tensor's own
    checksum, the model config, the encodings (a tampered file fails here).
-3. **Evaluation text.** The report names this checker's held-out corpus and its exact SHA-256.
+3. **Evaluation text.** The report names this checker's held-out corpus and its exact SHA-256, and the
+   vocabulary gives every held-out character its own id (unknown ones would all score as <UNK>).
 4. **Re-measured claims.** Quality (held-out loss and next-token accuracy) and size (bytes stored) are
    deterministic: they must equal the claims (loss within 1e-4, accuracy within 1e-3: float sums may
    differ in the last bits between BLAS builds). Sparsity must equal what the weights hold.
@@ -126,6 +127,10 @@ def check_submission(path, rounds=9, measure_speed=True):
              f"{ev['seq_len']}); this checker measures on {CORPUS_NAME}/heldout (sha256 "
              f"{corpus_sha256(heldout)[:12]}..., seq_len {pipeline.SEQ_LEN})")
 
+    # every held-out character must have its own id: unknown ones all map to <UNK>, which is easy to predict
+    missing = sorted(set(heldout) - set(report["model"]["vocab"]))
+    card.add("vocab", not missing, f"the vocabulary lacks {len(missing)} character(s) of the held-out text "
+                                   f"({''.join(missing)!r}); they would all be scored as <UNK>")
     tokenizer = pipeline.make_tokenizer(report["model"]["vocab"])
     claims = {side: report[side]["measurements"] for side in ("baseline", "optimized")}
     models = {"baseline": baseline, "optimized": optimized}
@@ -225,7 +230,8 @@ def main(argv=None):
     p = sub.add_parser("check", help="validate a submission and print its scorecard")
     p.add_argument("submission", help="the submission folder or its submission.json")
     p.add_argument("--rounds", type=int, default=9, help="timed rounds per model (default 9)")
-    p.add_argument("--no-speed", action="store_true", help="skip the speed re-measurement")
+    p.add_argument("--no-speed", action="store_true",
+                   help="skip the speed re-measurement (the rules then take the claimed speedup)")
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error(f"--rounds must be >= 1, got {args.rounds}")
