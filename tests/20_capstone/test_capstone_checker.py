@@ -190,3 +190,14 @@ def test_vocabulary_must_cover_the_heldout_text(trained, tmp_path):
     pipeline.write_submission(folder, shrunk, small, [{"name": "int8"}], rounds=1)
     _, failed = failures(folder)
     assert "vocab" in failed and f"lacks 1 character(s) of the held-out text ({dropped!r})" in failed["vocab"]
+
+
+def test_float64_baseline_cannot_inflate_the_compression(copy):
+    from tinytorch.core.safetensors_io import load_file, save_file
+    path = os.path.join(copy, "baseline.safetensors")
+    tensors, meta = load_file(path)
+    save_file({k: v.astype("float64") if k.startswith("model/") else v for k, v in tensors.items()}, path,
+              metadata=meta)
+    edit(copy, lambda r: r["baseline"].update(sha256=pipeline.file_sha256(path)))
+    _, failed = failures(copy)
+    assert set(failed) == {"load"} and "token_embedding.weight is stored as float64, not float32" in failed["load"]

@@ -73,6 +73,9 @@ def _check_config_against_file(path, config):
     wrong = [f"{k} is {shapes.get(k)}, the config needs {v}" for k, v in want.items() if shapes.get(k) != v]
     if len(layers) != config.get("num_layers"):
         wrong.append(f"the file has {len(layers)} blocks, the config {config.get('num_layers')}")
+    # a baseline stored in float64 would double its size and so the compression ratio claimed against it
+    wrong += [f"{k} is stored as {v.dtype}, not float32" for k, v in tensors.items()
+              if k.startswith("model/") and v.dtype != np.float32]
     if wrong:
         raise CheckpointError(f"load_baseline: {os.fspath(path)!r} does not fit the report's model config: "
                               + "; ".join(wrong))
