@@ -197,7 +197,8 @@ def check_submission(path, rounds=9, measure_speed=True):
              f"speedup {measured_speedup:.2f}x and compression {compression:.2f}x: neither reaches "
              f"{MIN_IMPROVEMENT:.2f}x")
     card.improvements = {"speedup": measured_speedup, "compression_ratio": compression,
-                         "accuracy_delta": -drop, "loss_delta": o["val_loss"] - b["val_loss"]}
+                         "accuracy_delta": o["next_token_accuracy"] - b["next_token_accuracy"],
+                         "loss_delta": o["val_loss"] - b["val_loss"]}
     for key, fmt in (("tokens_per_s", "{:,.0f}"), ("size_bytes", "{:,}"), ("val_loss", "{:.4f}"),
                      ("next_token_accuracy", "{:.4f}"), ("sparsity", "{:.3f}")):
         if key in measured["baseline"]:
