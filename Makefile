@@ -25,6 +25,9 @@ bench: install
 	$(PYTHON) benchmarks/bench_matmul.py
 	$(PYTHON) benchmarks/bench_gpt.py
 	$(PYTHON) benchmarks/bench_conv.py
+	$(PYTHON) benchmarks/bench_generate.py
+	$(PYTHON) benchmarks/bench_quant.py
+	$(PYTHON) benchmarks/bench_profiler_overhead.py
 
 install: $(STAMPS)/installed
 
