@@ -241,6 +241,10 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
                    broadcast_strides(mb.batch, mb.batch_strides, batch), batch, out);
     return out;
   }
+  // BLAS takes int sizes: a larger dimension (an expanded view can have one) would be truncated.
+  if (ma.rows > INT_MAX || ma.cols > INT_MAX || mb.cols > INT_MAX)
+    fail<ValueError>("matmul: shapes ", shape_str(a_in.shape()), " and ", shape_str(b_in.shape()),
+                     " have a matrix dimension above 2**31-1, more than BLAS can index; split the product");
   // Layouts BLAS cannot read (e.g. a step in both matrix dims) are copied once, unbroadcast.
   if (!blas_layout(ma).readable) ma = as_matrix_stack(a = contiguous(a), true);
   if (!blas_layout(mb).readable) mb = as_matrix_stack(b = contiguous(b), false);

@@ -100,8 +100,13 @@ class MultiHeadAttention(Module):
 
     def __init__(self, embed_dim, num_heads):
         super().__init__()
-        if isinstance(num_heads, bool) or not isinstance(num_heads, int) or num_heads < 1:
-            raise ValueError(f"MultiHeadAttention: num_heads must be a positive integer, got {num_heads!r}")
+        for what, value in (("embed_dim", embed_dim), ("num_heads", num_heads)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise TypeError(f"MultiHeadAttention: {what} must be an int, got {type(value).__name__} {value!r}")
+        embed_dim, num_heads = int(embed_dim), int(num_heads)
+        if num_heads < 1 or embed_dim < 1:
+            raise ValueError(f"MultiHeadAttention: embed_dim and num_heads must be positive, got {embed_dim} "
+                             f"and {num_heads}")
         if embed_dim % num_heads != 0:
             raise ValueError(f"embed_dim ({embed_dim}) must be divisible by num_heads ({num_heads}); "
                              f"e.g. embed_dim=512 with num_heads=8 gives heads of size 64")
