@@ -20,7 +20,8 @@ PYTHON=${PYTHON:-python3}
 BUILD=build-sanitize
 TESTS=("$@")
 if [ ${#TESTS[@]} -eq 0 ]; then
-  TESTS=(tests/regression/test_memory_safety.py tests/07_training/test_checkpoint_integrity.py)
+  TESTS=(tests/regression/test_memory_safety.py tests/regression/test_wrong_values_and_errors.py
+         tests/regression/test_fuzz_ops.py tests/07_training/test_checkpoint_integrity.py)
 fi
 
 libasan=$(gcc -print-file-name=libasan.so)
@@ -44,6 +45,7 @@ find "$BUILD/pkg/tinytorch" -name '_C*.so' -delete
 cp "$BUILD"/_C*.so "$BUILD/pkg/tinytorch/"
 
 export PYTHONPATH="$PWD/$BUILD/pkg"
+export TINYTORCH_FUZZ_EXAMPLES=${TINYTORCH_FUZZ_EXAMPLES:-40}  # sanitized code runs ~3x slower: fewer examples
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1:detect_stack_use_after_return=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:suppressions=$PWD/.ci/ubsan.supp"
 # The run must be using the sanitized build, or it proves nothing.
