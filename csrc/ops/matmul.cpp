@@ -184,10 +184,13 @@ void integer_matmul(const Tensor& a, const MatrixStack& ma, const Strides& a_bst
     std::fill(C, C + M * N, 0);
     for (int64_t i = 0; i < M; ++i)
       for (int64_t k = 0; k < K; ++k) {
-        const int64_t aik = A[i * ma.row_stride + k * ma.col_stride];
+        // Unsigned arithmetic: int64 products wrap like numpy's instead of being undefined behaviour.
+        const uint64_t aik = static_cast<uint64_t>(A[i * ma.row_stride + k * ma.col_stride]);
         const int64_t* brow = B + k * mb.row_stride;
         int64_t* crow = C + i * N;
-        for (int64_t j = 0; j < N; ++j) crow[j] += aik * brow[j * mb.col_stride];
+        for (int64_t j = 0; j < N; ++j)
+          crow[j] = static_cast<int64_t>(static_cast<uint64_t>(crow[j]) +
+                                         aik * static_cast<uint64_t>(brow[j * mb.col_stride]));
       }
   };
   strided_loop<3>(batch, {a_bst, b_bst, c_bst}, {0, 0, 0},

@@ -180,3 +180,6 @@ def test_int64_arithmetic_wraps_as_numpy_instead_of_overflowing():
         np.testing.assert_array_equal((t * 3).numpy(), big * 3)
         np.testing.assert_array_equal((-t).numpy(), -big)
         np.testing.assert_array_equal((~t).numpy(), ~big)
+        a = np.array([[2 ** 62, 3], [-(2 ** 63), 2 ** 40]], np.int64)  # products overflow: matmul wrapped via UB
+        np.testing.assert_array_equal((tt.Tensor(a, dtype=np.int64) @ tt.Tensor(a, dtype=np.int64)).numpy(), a @ a)
+        np.testing.assert_array_equal(tt.Tensor(big, dtype=np.int64).sum().item(), big.sum())
