@@ -44,6 +44,7 @@
 
 #include "autograd/api.h"
 #include "autograd/grad_mode.h"
+#include "core/profiler.h"
 #include "ops/ops.h"
 
 namespace tt {
@@ -235,6 +236,7 @@ TensorList run_backward(const TensorList& roots, const TensorList& seeds, bool r
     if (cap != captures.end())
       for (auto& [slot, idx] : cap->second) captured[idx] = accumulate(captured[idx], grads[slot]);
 
+    const int64_t prof_start = prof::enabled() ? prof::now_ns() : 0;  // profiler: one flag test when off
     TensorList out;
     bool any_grad = false;
     for (auto& g : grads) any_grad = any_grad || g.defined();
@@ -256,6 +258,7 @@ TensorList run_backward(const TensorList& roots, const TensorList& seeds, bool r
                                    : "\nThe forward op was created at (most recent call last):\n",
                                node->creation_trace);
     }
+    if (prof_start) prof::record(prof::Kind::Backward, node->name(), prof_start, prof::now_ns());
     if (!retain_graph) node->release_saved();
 
     for (size_t i = 0; i < node->next_edges.size(); ++i) {

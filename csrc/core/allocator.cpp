@@ -1,5 +1,7 @@
 #include "core/allocator.h"
 
+#include "core/profiler.h"
+
 #include <sys/mman.h>
 
 #include <cstdint>
@@ -11,6 +13,21 @@
 namespace tt {
 
 namespace {
+
+// A block's deleter context is its size class (small) or byte size (large);
+// while the profiler records, its session tag rides in the top 16 bits, so
+// the free can be counted without a lookup. Untagged blocks cost one test.
+constexpr int kTagShift = 48;
+constexpr uintptr_t kCtxMask = (uintptr_t{1} << kTagShift) - 1;
+void* tag_ctx(uintptr_t ctx, size_t requested, size_t block) {
+  if (!prof::enabled()) return reinterpret_cast<void*>(ctx);
+  return reinterpret_cast<void*>(ctx | (uintptr_t{prof::on_alloc(requested, block)} << kTagShift));
+}
+uintptr_t untag_ctx(void* ctx, size_t (*block_size)(uintptr_t)) {
+  uintptr_t raw = reinterpret_cast<uintptr_t>(ctx);
+  if (raw >> kTagShift) prof::on_free(static_cast<uint16_t>(raw >> kTagShift), block_size(raw & kCtxMask));
+  return raw & kCtxMask;
+}
 
 // Small blocks (<= 64 KiB): per-thread free lists, one per power-of-two size
 // class. malloc's aligned path plus consolidation was a third of the cost of
@@ -37,7 +54,7 @@ int size_class(size_t nbytes) {
 }
 
 void free_small(void* ctx, char* p) {
-  int c = static_cast<int>(reinterpret_cast<intptr_t>(ctx));
+  int c = static_cast<int>(untag_ctx(ctx, [](uintptr_t cls) { return size_t{64} << cls; }));
   if (!t_small_alive) {  // this thread's cache is gone (or was never used): plain free
     std::free(p);
     return;
@@ -69,7 +86,7 @@ size_t round_large(size_t nbytes) {
 }
 
 void free_large(void* ctx, char* p) {
-  size_t size = reinterpret_cast<size_t>(ctx);
+  size_t size = untag_ctx(ctx, [](uintptr_t bytes) { return size_t{bytes}; });
   auto& c = large_cache();
   {
     std::lock_guard<std::mutex> lock(c.mu);
@@ -102,7 +119,7 @@ Block allocate_block(size_t nbytes) {
     } else {
       p = static_cast<char*>(std::aligned_alloc(64, size_t{64} << c));
     }
-    return {p, free_small, reinterpret_cast<void*>(static_cast<intptr_t>(c))};
+    return {p, free_small, tag_ctx(static_cast<uintptr_t>(c), nbytes, size_t{64} << c)};
   }
   size_t size = round_large(nbytes);
   auto& cache = large_cache();
@@ -113,14 +130,14 @@ Block allocate_block(size_t nbytes) {
       char* p = it->second;
       cache.blocks.erase(it);
       cache.bytes -= size;
-      return {p, free_large, reinterpret_cast<void*>(size)};
+      return {p, free_large, tag_ctx(size, nbytes, size)};
     }
   }
   char* p = static_cast<char*>(std::aligned_alloc(size >= 2 * kHuge ? kHuge : 64, size));
 #ifdef MADV_HUGEPAGE
   if (p && size >= 2 * kHuge) madvise(p, size, MADV_HUGEPAGE);
 #endif
-  return {p, free_large, reinterpret_cast<void*>(size)};
+  return {p, free_large, p ? tag_ctx(size, nbytes, size) : reinterpret_cast<void*>(size)};
 }
 
 void empty_block_cache() {

@@ -120,6 +120,8 @@ Tensor astype(const Tensor& t, DType dtype) {
   return out;
 }
 
+Tensor promote_to_float(const Tensor& t) { return is_floating(t.dtype()) ? t : astype(t, DType::Float32); }
+
 void copy_(const Tensor& dst, const Tensor& src) {
   if (src.shape() != dst.shape()) {
     Shape b = broadcast_shapes(src.shape(), dst.shape(), "copy_");

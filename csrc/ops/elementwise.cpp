@@ -41,6 +41,9 @@ const char* binary_name(BinaryOp op) {
     case BinaryOp::Pow: return "pow";
     case BinaryOp::Maximum: return "maximum";
     case BinaryOp::Minimum: return "minimum";
+    case BinaryOp::BitAnd: return "bitwise_and (&)";
+    case BinaryOp::BitOr: return "bitwise_or (|)";
+    case BinaryOp::BitXor: return "bitwise_xor (^)";
     case BinaryOp::Eq: return "eq";
     case BinaryOp::Ne: return "ne";
     case BinaryOp::Lt: return "lt";
@@ -52,6 +55,7 @@ const char* binary_name(BinaryOp op) {
 }
 
 bool is_comparison(BinaryOp op) { return op >= BinaryOp::Eq; }
+bool is_bitwise(BinaryOp op) { return op == BinaryOp::BitAnd || op == BinaryOp::BitOr || op == BinaryOp::BitXor; }
 
 // int64 arithmetic wraps around like numpy (signed overflow is undefined in
 // C++, unsigned is not); bool + bool is "or" and bool * bool is "and".
@@ -207,6 +211,15 @@ void binary_typed(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor&
       break;  // bool ** bool never reaches here: binary() computes it in int64
     case BinaryOp::Maximum: return run_binary<T, T>(out, a, b, [](T x, T y) { return max_op(x, y); });
     case BinaryOp::Minimum: return run_binary<T, T>(out, a, b, [](T x, T y) { return min_op(x, y); });
+    case BinaryOp::BitAnd:
+    case BinaryOp::BitOr:
+    case BinaryOp::BitXor:
+      if constexpr (std::is_integral_v<T>) {  // bool is stored as 0/1 bytes: & | ^ keep it 0/1
+        if (op == BinaryOp::BitAnd) return run_binary<T, T>(out, a, b, [](T x, T y) { return T(x & y); });
+        if (op == BinaryOp::BitOr) return run_binary<T, T>(out, a, b, [](T x, T y) { return T(x | y); });
+        return run_binary<T, T>(out, a, b, [](T x, T y) { return T(x ^ y); });
+      }
+      break;  // floats never reach here: binary() refuses them
     case BinaryOp::Eq: return run_binary<B, T>(out, a, b, [](T x, T y) { return B(x == y); });
     case BinaryOp::Ne: return run_binary<B, T>(out, a, b, [](T x, T y) { return B(x != y); });
     case BinaryOp::Lt: return run_binary<B, T>(out, a, b, [](T x, T y) { return B(x < y); });
@@ -368,6 +381,10 @@ Tensor binary(BinaryOp op, const Tensor& a_in, const Tensor& b_in) {
   DType compute = promote(a_in.dtype(), b_in.dtype());
   if (op == BinaryOp::Div && !is_floating(compute)) compute = DType::Float32;
   if (op == BinaryOp::Pow && compute == DType::Bool) compute = DType::Int64;
+  if (is_bitwise(op) && is_floating(compute))
+    fail<TypeError>(binary_name(op), ": defined for bool and int64 tensors (as in numpy), got ",
+                    dtype_name(a_in.dtype()), " and ", dtype_name(b_in.dtype()),
+                    "; compare first to get a mask (e.g. (x > 0) & (y > 0))");
   if (op == BinaryOp::Sub && compute == DType::Bool)
     fail<TypeError>("sub: subtracting bool tensors is not supported; to invert a mask use "
                     "logical_not (~mask), or convert to int64 first");
@@ -403,7 +420,7 @@ Tensor unary(UnaryOp op, const Tensor& a_in) {
     return out;
   }
   // Transcendental ops: bool/int64 inputs are computed in float32 (like torch.exp(int_tensor)).
-  const Tensor x = is_floating(a.dtype()) ? a : astype(a, DType::Float32);
+  const Tensor x = promote_to_float(a);
   Tensor out = Tensor::empty(x.shape(), x.dtype());
   dispatch_float(x.dtype(), name, [&](auto tag) {
     using T = decltype(tag);
@@ -411,6 +428,17 @@ Tensor unary(UnaryOp op, const Tensor& a_in) {
     const T* px = x.data<T>();
     chunked(n, kTranscendentalFlops, [&](int64_t i, int64_t j) { float_unary<T>(op, po + i, px + i, j - i); });
   });
+  return out;
+}
+
+Tensor bitwise_not(const Tensor& a_in) {
+  if (is_floating(a_in.dtype()))
+    fail<TypeError>("invert (~): defined for bool and int64 tensors (as in numpy), got ", dtype_name(a_in.dtype()),
+                    "; for a mask of zeros use (x == 0)");
+  if (a_in.dtype() == DType::Bool) return unary(UnaryOp::LogicalNot, a_in);
+  const Tensor a = contiguous(a_in);
+  Tensor out = Tensor::empty(a.shape(), DType::Int64);
+  map_flat(out.data<int64_t>(), a.data<int64_t>(), a.numel(), [](int64_t v) { return ~v; });
   return out;
 }
 

@@ -16,6 +16,7 @@
 #include <climits>
 #include <cstring>
 
+#include "core/profiler.h"
 #include "ops/iter.h"
 #include "ops/ops.h"
 #include "ops/parallel.h"
@@ -203,6 +204,7 @@ void integer_matmul(const Tensor& a, const MatrixStack& ma, const Strides& a_bst
 }  // namespace
 
 Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
+  prof::KernelTimer timer("matmul");  // the profiler's GFLOP/s per call; a flag test when off
   if (a_in.dim() == 0 || b_in.dim() == 0)
     fail<ValueError>("matmul: operands must have at least one dimension, got shapes ",
                      shape_str(a_in.shape()), " and ", shape_str(b_in.shape()),
@@ -253,6 +255,7 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   if (!blas_layout(mb).readable) mb = as_matrix_stack(b = contiguous(b), false);
   Strides a_bst = broadcast_strides(ma.batch, ma.batch_strides, batch);
   Strides b_bst = broadcast_strides(mb.batch, mb.batch_strides, batch);
+  timer.flops = 2.0 * static_cast<double>(numel(batch)) * ma.rows * mb.cols * ma.cols;
   if (dt == DType::Float32)
     blas_matmul<float>(a, ma, a_bst, b, mb, b_bst, batch, out);
   else

@@ -12,8 +12,9 @@ LayerNormResult layer_norm(const Tensor& x_in, const Tensor& gamma_in, const Ten
   if (gamma_in.shape() != Shape{D} || beta_in.shape() != Shape{D})
     fail<ValueError>("layer_norm: gamma and beta must have shape (", D, ",) to match the input's last dimension; got ",
                      shape_str(gamma_in.shape()), " and ", shape_str(beta_in.shape()));
-  DType dt = x_in.dtype();
-  Tensor x = contiguous(x_in), gamma = contiguous(astype(gamma_in, dt)), beta = contiguous(astype(beta_in, dt));
+  Tensor x = contiguous(promote_to_float(x_in));  // int inputs are normalized in float32
+  DType dt = x.dtype();
+  Tensor gamma = contiguous(astype(gamma_in, dt)), beta = contiguous(astype(beta_in, dt));
   const int64_t M = D ? x.numel() / D : 0;
   Shape stat_shape = x.shape();
   stat_shape.back() = 1;
@@ -48,8 +49,9 @@ CrossEntropyResult cross_entropy(const Tensor& logits_in, const Tensor& targets_
   if (targets_in.shape() != Shape{M})
     fail<ValueError>("cross_entropy: targets of shape ", shape_str(targets_in.shape()), " do not match logits of shape ",
                      shape_str(logits_in.shape()), " (expected (", M, ",))");
-  DType dt = logits_in.dtype();
-  Tensor L = contiguous(logits_in), T = contiguous(targets_in);
+  Tensor L = contiguous(promote_to_float(logits_in));  // int logits: computed in float32
+  DType dt = L.dtype();
+  Tensor T = contiguous(targets_in);
   CrossEntropyResult r{Tensor::empty({}, dt), Tensor::empty({M, 1}, dt)};
   dispatch_float(dt, "cross_entropy", [&](auto tag) {
     using F = decltype(tag);

@@ -21,6 +21,10 @@ namespace tt::ops {
 Tensor contiguous(const Tensor& t);                // returns t itself if already contiguous
 Tensor clone(const Tensor& t);                     // always a new contiguous copy
 Tensor astype(const Tensor& t, DType dtype);       // new tensor (t itself if same dtype)
+// The tensor a float-only op (exp, softmax, layer_norm, ...) computes on: t
+// itself when floating, else t converted to float32. numpy's ufuncs promote
+// integers to float64; tinytorch keeps its default float, as PyTorch does.
+Tensor promote_to_float(const Tensor& t);
 void copy_(const Tensor& dst, const Tensor& src);  // src broadcast to dst, cast to dst dtype; bumps version
 void fill_(const Tensor& dst, double value);       // bumps version
 Tensor reshape(const Tensor& t, const Shape& shape);  // view when possible, else a copy; -1 allowed
@@ -33,7 +37,9 @@ Tensor scalar_tensor(double value, DType dtype);      // 0-d tensor
 bool overlaps_unsafely(const Tensor& dst, const Tensor& src);
 
 // ---- elementwise (ops/elementwise.cpp) ----
-enum class BinaryOp { Add, Sub, Mul, Div, Pow, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge };
+// Comparisons come last (is_comparison tests op >= Eq). The bitwise ops take
+// bool and int64 tensors only, like numpy's &, |, ^.
+enum class BinaryOp { Add, Sub, Mul, Div, Pow, Maximum, Minimum, BitAnd, BitOr, BitXor, Eq, Ne, Lt, Le, Gt, Ge };
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b);
 inline Tensor add(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Add, a, b); }
 inline Tensor sub(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Sub, a, b); }
@@ -42,11 +48,16 @@ inline Tensor div(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Di
 inline Tensor pow(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Pow, a, b); }
 inline Tensor maximum(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Maximum, a, b); }
 inline Tensor minimum(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Minimum, a, b); }
+inline Tensor bitwise_and(const Tensor& a, const Tensor& b) { return binary(BinaryOp::BitAnd, a, b); }
+inline Tensor bitwise_or(const Tensor& a, const Tensor& b) { return binary(BinaryOp::BitOr, a, b); }
+inline Tensor bitwise_xor(const Tensor& a, const Tensor& b) { return binary(BinaryOp::BitXor, a, b); }
 
 // Unary ops keep the dtype for neg/abs/sign/relu (any numeric dtype); the
 // transcendental ones need float input (TypeError otherwise).
 enum class UnaryOp { Neg, Abs, Sign, Exp, Log, Sqrt, Sin, Cos, Tanh, Sigmoid, Relu, GeluTanh, GeluErf, LogicalNot, Erf };
 Tensor unary(UnaryOp op, const Tensor& a);
+// ~t as numpy: logical not of a bool tensor, two's-complement not of int64; floats raise TypeError.
+Tensor bitwise_not(const Tensor& a);
 Tensor clip(const Tensor& a, std::optional<double> lo, std::optional<double> hi);
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);  // cond any dtype (nonzero = true), broadcast all three
 Tensor masked_fill(const Tensor& a, const Tensor& mask, double value);  // mask broadcast to a

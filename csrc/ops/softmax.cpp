@@ -142,7 +142,8 @@ void exp_normalize(Mode mode, const T* x, T* y, int64_t outer, int64_t n, int64_
   }
 }
 
-Tensor softmax_like(Mode mode, const Tensor& a, int64_t axis, const char* name) {
+Tensor softmax_like(Mode mode, const Tensor& a_in, int64_t axis, const char* name) {
+  const Tensor a = promote_to_float(a_in);
   return dispatch_float(a.dtype(), name, [&](auto tag) -> Tensor {
     using T = decltype(tag);
     const int64_t ax = normalize_dim(axis, a.dim(), name);
@@ -184,7 +185,7 @@ Tensor logsumexp(const Tensor& a_in, const std::vector<int64_t>& axes_in, bool k
     if (!reduced[d]) out_shape.push_back(a_in.shape()[d]);
     else if (keepdims) out_shape.push_back(1);
   // Integers are promoted to float32, as mean does.
-  Tensor a = is_floating(a_in.dtype()) ? a_in : astype(a_in, DType::Float32);
+  Tensor a = promote_to_float(a_in);
   Tensor out = Tensor::empty(out_shape, a.dtype());
   if (out.numel() == 0) return out;
 

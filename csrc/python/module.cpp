@@ -25,6 +25,9 @@ void bind_shape_helpers(py::module_& m);
 void bind_dlpack(py::module_& m);
 void bind_nn(py::module_& m);
 void bind_optim(py::module_& m);
+void bind_kv_cache(py::module_& m);
+void bind_quant(py::module_& m);
+void bind_profiler(py::module_& m);
 
 static const char* simd_level() {
 #if defined(__AVX512F__)
@@ -76,6 +79,9 @@ PYBIND11_MODULE(_C, m) {
   ttpy::bind_dlpack(m);
   ttpy::bind_nn(m);
   ttpy::bind_optim(m);
+  ttpy::bind_kv_cache(m);
+  ttpy::bind_quant(m);  // csrc/python/quant_bind.cpp
+  ttpy::bind_profiler(m);
 
   m.def("_build_info", [] {
     py::dict d;

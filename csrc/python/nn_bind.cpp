@@ -5,6 +5,7 @@
 #include "nn/nn_backward.h"
 #include "nn/transformer.h"
 #include "python/convert.h"
+#include "python/nn_params.h"
 
 namespace ttpy {
 
@@ -27,38 +28,6 @@ AttentionMask mask_from_py(const std::string& kind, const std::optional<Tensor>&
     throw tt::ValueError("attention: mask kind '" + kind + "' needs a mask tensor");
   if (m.kind == MaskKind::Keep || m.kind == MaskKind::Additive) m.mask = *mask;
   return m;
-}
-
-// A parameter from a Python sequence: weights and norms are required; biases may be None.
-Tensor param_tensor(const py::handle& h, const char* what, bool optional) {
-  if (h.is_none()) {
-    if (optional) return Tensor();
-    throw tt::TypeError(std::string(what) + ": a weight is None; every weight and norm parameter must be a Tensor");
-  }
-  if (!py::isinstance<tt::TensorImpl>(h))
-    throw tt::TypeError(std::string(what) + ": expected Tensor parameters, got " +
-                        std::string(py::str(py::type::of(h).attr("__name__"))));
-  return h.cast<Tensor>();
-}
-Tensor weight(const py::handle& h, const char* what) { return param_tensor(h, what, false); }
-Tensor bias(const py::handle& h, const char* what) { return param_tensor(h, what, true); }
-
-tt::nn::AttentionParams attention_from_py(const py::sequence& s, size_t at, const char* what) {
-  return {weight(s[at], what),     bias(s[at + 1], what), weight(s[at + 2], what), bias(s[at + 3], what),
-          weight(s[at + 4], what), bias(s[at + 5], what), weight(s[at + 6], what), bias(s[at + 7], what)};
-}
-
-// (gamma, beta, eps, wq, bq, wk, bk, wv, bv, wo, bo, gamma2, beta2, eps2, w1, b1, w2, b2)
-tt::nn::BlockParams block_from_py(const py::handle& seq) {
-  py::sequence s = py::reinterpret_borrow<py::sequence>(seq);
-  if (s.size() != 18) throw tt::ValueError("transformer block: expected 18 parameters, got " + std::to_string(s.size()));
-  tt::nn::BlockParams p;
-  const char* what = "transformer block";
-  p.ln1 = {weight(s[0], what), weight(s[1], what), s[2].cast<double>()};
-  p.attn = attention_from_py(s, 3, what);
-  p.ln2 = {weight(s[11], what), weight(s[12], what), s[13].cast<double>()};
-  p.mlp = {weight(s[14], what), bias(s[15], what), weight(s[16], what), bias(s[17], what)};
-  return p;
 }
 
 // Building a block's graph touches no Python object, so other Python threads may run meanwhile

@@ -338,15 +338,11 @@ void bind_tensor(py::module_& m) {
   cls.def("__neg__", [](const Tensor& a) { return tt::neg(a); });
   cls.def("__pos__", [](const Tensor& a) { return a; });
   cls.def("__abs__", [](const Tensor& a) { return tt::apply_unary(tt::ops::UnaryOp::Abs, a); });
-  // ~ is bitwise NOT as in numpy/PyTorch: logical not on bool, ~x == -x - 1 on int64 (two's complement,
-  // the integer ops wrap), and no meaning on floats.
-  cls.def("__invert__", [](const Tensor& a) {
-    if (a.dtype() == DType::Bool) return tt::ops::unary(tt::ops::UnaryOp::LogicalNot, a);
-    if (a.dtype() == DType::Int64)
-      return tt::ops::binary(tt::ops::BinaryOp::Sub, tt::ops::scalar_tensor(-1.0, DType::Int64), a);
-    throw tt::TypeError(std::string("~ (bitwise not): only bool and int64 tensors, got ") + tt::dtype_name(a.dtype()) +
-                        "; for floats use 1 - x or (x == 0)");
-  });
+  cls.def("__invert__", [](const Tensor& a) { return tt::ops::bitwise_not(a); });
+  // & | ^ on bool and int64 tensors (masks), numpy's semantics; never part of a graph.
+  bin("__and__", "__rand__", &tt::ops::bitwise_and);
+  bin("__or__", "__ror__", &tt::ops::bitwise_or);
+  bin("__xor__", "__rxor__", &tt::ops::bitwise_xor);
   using BO = tt::ops::BinaryOp;
   auto cmp = [&](const char* name, BO op) {
     cls.def(name, [op](const Tensor& a, const py::handle& b) { return compare_op(op, a, b); }, py::is_operator());
@@ -550,6 +546,9 @@ void bind_tensor(py::module_& m) {
   cls.def("__isub__", [](const Tensor& t, const py::handle& b) { return inplace_binary(&tt::sub, "-=", t, b); }, py::is_operator());
   cls.def("__imul__", [](const Tensor& t, const py::handle& b) { return inplace_binary(&tt::mul, "*=", t, b); }, py::is_operator());
   cls.def("__itruediv__", [](const Tensor& t, const py::handle& b) { return inplace_binary(&tt::div, "/=", t, b); }, py::is_operator());
+  cls.def("__iand__", [](const Tensor& t, const py::handle& b) { return inplace_binary(&tt::ops::bitwise_and, "&=", t, b); }, py::is_operator());
+  cls.def("__ior__", [](const Tensor& t, const py::handle& b) { return inplace_binary(&tt::ops::bitwise_or, "|=", t, b); }, py::is_operator());
+  cls.def("__ixor__", [](const Tensor& t, const py::handle& b) { return inplace_binary(&tt::ops::bitwise_xor, "^=", t, b); }, py::is_operator());
   cls.def("_bump_version", [](const Tensor& t) { t.bump_version(); });
 }
 

@@ -23,6 +23,20 @@ from . import autograd
 from .autograd import enable_grad, no_grad, set_grad_enabled
 from . import nn  # noqa: E402  (tinytorch.nn.utils: gradient clipping and scaling)
 from ._C import mse_loss, binary_cross_entropy  # noqa: E402  (losses: module 04)
+from . import optim  # noqa: E402  (tinytorch.optim.SGD, PyTorch's spelling)
+# TinyTorch's top-level names (`from tinytorch import Linear, SGD`): the course's own
+# classes, listed with every other import-path alias in tinytorch/compat.py.
+from .core.activations import GELU, ReLU, Sigmoid, Softmax, Tanh  # noqa: E402
+from .core.attention import MultiHeadAttention, scaled_dot_product_attention  # noqa: E402
+from .core.dataloader import DataLoader, Dataset, TensorDataset  # noqa: E402
+from .core.embeddings import Embedding, EmbeddingLayer, PositionalEncoding  # noqa: E402
+from .core.layers import Dropout, Layer, Linear  # noqa: E402
+from .core.losses import BinaryCrossEntropyLoss, CrossEntropyLoss, MSELoss  # noqa: E402
+from .core.optimizers import SGD, Adam, AdamW  # noqa: E402
+from .core.spatial import AvgPool2d, Conv2d, MaxPool2d  # noqa: E402
+from .core.tokenization import BPETokenizer, CharTokenizer, Tokenizer  # noqa: E402
+from .core.training import CosineSchedule, Trainer, clip_grad_norm  # noqa: E402
+from .core.transformer import GPT, MLP, LayerNorm, TransformerBlock  # noqa: E402
 
 __version__ = "0.1.0"
 

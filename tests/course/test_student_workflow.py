@@ -7,6 +7,7 @@ import nbformat
 import pytest
 
 from tinytorch.course.lessons import lesson_source
+from tinytorch.course.requirements import MODULES
 from tinytorch.course.runner import notebook_from_source
 from course_helpers import WRITTEN, tinytorch_cli
 
@@ -68,9 +69,14 @@ def test_start_never_overwrites_and_reset_keeps_a_backup(tmp_path):
     assert nb_path.read_text() != mine
 
 
+# A module whose lesson is not written yet (the systems modules land one by one), if any is left.
+UNWRITTEN = [m for m in MODULES if m not in WRITTEN]
+
+
 @pytest.mark.parametrize("args, message", [
     (("module", "start", "99"), "no module 99"),
-    (("module", "start", "14"), "has no lesson in this version yet"),
+    pytest.param(("module", "start", UNWRITTEN[-1].number if UNWRITTEN else "20"), "has no lesson in this version yet",
+                 marks=pytest.mark.skipif(not UNWRITTEN, reason="every module has its lesson")),
     (("module", "test", "09"), "`tinytorch module start 09` writes it"),
     (("milestone", "run", "99"), "no milestone 99"),
 ])
@@ -82,8 +88,12 @@ def test_typical_mistakes_are_clear_errors(tmp_path, args, message):
 def test_module_list_shows_all_twenty_with_their_status(tmp_path):
     r = tinytorch_cli("module", "list", cwd=tmp_path)
     rows = [line.split()[:2] for line in r.stdout.splitlines()[1:]]
-    assert len(rows) == 20 and rows[0] == ["01_tensor", "unlocked"] and rows[13] == ["14_profiling", "not"]
-    assert sum(status == "locked" for _, status in rows) == len(WRITTEN) - 1
+    assert len(rows) == 20 and rows[0] == ["01_tensor", "unlocked"]
+    assert all(rows[int(m.number) - 1] == [m.name, "not"] for m in UNWRITTEN)  # "not written"
+    # fresh folder, nothing done: a written module is locked exactly when it requires a written module
+    for m in WRITTEN:
+        expected = "locked" if any(r in {w.number for w in WRITTEN} for r in m.requires) else "unlocked"
+        assert rows[int(m.number) - 1] == [m.name, expected]
 
 
 def test_a_python_file_beside_the_notebook_is_graded_when_there_is_no_notebook(tmp_path):

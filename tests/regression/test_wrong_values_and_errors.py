@@ -34,7 +34,7 @@ def test_invert_is_bitwise_not_on_int64_and_refused_on_floats():
     values = np.array([0, 1, -1, 2 ** 63 - 1, -(2 ** 63)], np.int64)
     np.testing.assert_array_equal((~tt.Tensor(values, dtype=np.int64)).numpy(), ~values)
     np.testing.assert_array_equal((~tt.Tensor([True, False])).numpy(), [False, True])
-    with pytest.raises(TypeError, match=r"~ \(bitwise not\): only bool and int64 tensors, got float32"):
+    with pytest.raises(TypeError, match=r"invert \(~\): defined for bool and int64 tensors .*got float32"):
         ~tt.Tensor([1.0])
 
 
@@ -70,8 +70,8 @@ def test_python_helpers_name_themselves_on_none_and_wrong_types():
     cases = [
         (lambda: tt.from_numpy(None), r"^from_numpy: expected a numpy.ndarray, got NoneType"),
         (lambda: LayerNorm(None), r"^LayerNorm: normalized_shape must be an int or a tuple of ints, got NoneType"),
-        (lambda: MultiHeadAttention(8, tt.Tensor([2.0])), r"^MultiHeadAttention: num_heads must be an int, got Tensor"),
-        (lambda: MultiHeadAttention(None, 2), r"^MultiHeadAttention: embed_dim must be an int, got NoneType"),
+        (lambda: MultiHeadAttention(8, tt.Tensor([2.0])), r"^MultiHeadAttention: num_heads must be a positive integer, got Tensor"),
+        (lambda: MultiHeadAttention(None, 2), r"^MultiHeadAttention: embed_dim must be a positive integer, got None"),
         (lambda: CharTokenizer(5), r"^CharTokenizer: vocab must be None or an iterable"),
         (lambda: BPETokenizer(300).decode(None), r"^BPETokenizer.decode expects a sequence of integer token ids"),
         (lambda: mk.format_loss(None), r"^format_loss: expected a number"),
@@ -81,7 +81,7 @@ def test_python_helpers_name_themselves_on_none_and_wrong_types():
         (lambda: mk.check_training_flags(None, None), r"^check_training_flags: expected the parser"),
     ]
     for call, message in cases:
-        with pytest.raises(TypeError, match=message):
+        with pytest.raises((TypeError, ValueError), match=message):
             call()
     parser = mk.milestone_parser("doc")
     mk.add_training_flags(parser, 3, 0.1, "s", "l", "seed")

@@ -27,6 +27,7 @@ import numpy as np
 
 from .. import _C
 from . import overrides as _overrides
+from ._sizes import positive_int
 from .layers import Linear
 from .module import Module
 from .tensor import Tensor
@@ -100,13 +101,8 @@ class MultiHeadAttention(Module):
 
     def __init__(self, embed_dim, num_heads):
         super().__init__()
-        for what, value in (("embed_dim", embed_dim), ("num_heads", num_heads)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise TypeError(f"MultiHeadAttention: {what} must be an int, got {type(value).__name__} {value!r}")
-        embed_dim, num_heads = int(embed_dim), int(num_heads)
-        if num_heads < 1 or embed_dim < 1:
-            raise ValueError(f"MultiHeadAttention: embed_dim and num_heads must be positive, got {embed_dim} "
-                             f"and {num_heads}")
+        embed_dim = positive_int(embed_dim, "embed_dim", "MultiHeadAttention")  # numpy integers too
+        num_heads = positive_int(num_heads, "num_heads", "MultiHeadAttention")
         if embed_dim % num_heads != 0:
             raise ValueError(f"embed_dim ({embed_dim}) must be divisible by num_heads ({num_heads}); "
                              f"e.g. embed_dim=512 with num_heads=8 gives heads of size 64")

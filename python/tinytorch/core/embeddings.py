@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import _C
 from . import overrides as _overrides
+from ._sizes import positive_int
 from .losses import integer_ids
 from .module import Module
 from .tensor import Tensor
@@ -35,8 +36,7 @@ def _uniform(shape, limit):
 
 
 def _check_size(value, what, layer):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{layer}: {what} must be a positive integer, got {value!r}")
+    return positive_int(value, what, layer)  # numpy integers too, like PyTorch
 
 
 class Embedding(Module):
@@ -48,8 +48,8 @@ class Embedding(Module):
 
     def __init__(self, vocab_size, embed_dim):
         super().__init__()
-        _check_size(vocab_size, "vocab_size", "Embedding")
-        _check_size(embed_dim, "embed_dim", "Embedding")
+        vocab_size = _check_size(vocab_size, "vocab_size", "Embedding")
+        embed_dim = _check_size(embed_dim, "embed_dim", "Embedding")
         self.vocab_size = vocab_size
         self.embed_dim = embed_dim
         self.weight = _uniform((vocab_size, embed_dim), math.sqrt(6.0 / (vocab_size + embed_dim)))
@@ -90,8 +90,8 @@ class PositionalEncoding(Module):
 
     def __init__(self, max_seq_len, embed_dim):
         super().__init__()
-        _check_size(max_seq_len, "max_seq_len", "PositionalEncoding")
-        _check_size(embed_dim, "embed_dim", "PositionalEncoding")
+        max_seq_len = _check_size(max_seq_len, "max_seq_len", "PositionalEncoding")
+        embed_dim = _check_size(embed_dim, "embed_dim", "PositionalEncoding")
         self.max_seq_len = max_seq_len
         self.embed_dim = embed_dim
         self.position_embeddings = _uniform((max_seq_len, embed_dim), math.sqrt(2.0 / embed_dim))
@@ -110,8 +110,8 @@ def create_sinusoidal_embeddings(max_seq_len, embed_dim):
 
     PE[pos, 2i] = sin(pos / 10000^(2i / embed_dim)), PE[pos, 2i + 1] = cos(same angle).
     """
-    _check_size(max_seq_len, "max_seq_len", "create_sinusoidal_embeddings")
-    _check_size(embed_dim, "embed_dim", "create_sinusoidal_embeddings")
+    max_seq_len = _check_size(max_seq_len, "max_seq_len", "create_sinusoidal_embeddings")
+    embed_dim = _check_size(embed_dim, "embed_dim", "create_sinusoidal_embeddings")
     pos = np.arange(max_seq_len, dtype=np.float64)[:, None]
     freq = np.exp(-math.log(10000.0) * np.arange(0, embed_dim, 2, dtype=np.float64) / embed_dim)
     pe = np.zeros((max_seq_len, embed_dim), dtype=np.float64)

@@ -6,9 +6,11 @@ over all leading dims of x, with one fused backward node
 (csrc/nn/linear.cpp).
 """
 import math
+import numbers
 
 from .. import _C
 from . import overrides as _overrides
+from ._sizes import positive_int
 from .module import IncompatibleKeys, Layer, Module, Parameter
 from .tensor import Tensor
 
@@ -26,8 +28,7 @@ def _as_tensor(x):
 
 
 def _check_size(value, what, layer):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{layer}: {what} must be a positive integer, got {value!r}")
+    return positive_int(value, what, layer)  # numpy integers too, like PyTorch
 
 
 class Linear(Module):
@@ -40,8 +41,8 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True):
         super().__init__()
-        _check_size(in_features, "in_features", "Linear")
-        _check_size(out_features, "out_features", "Linear")
+        in_features = _check_size(in_features, "in_features", "Linear")
+        out_features = _check_size(out_features, "out_features", "Linear")
         self.in_features = in_features
         self.out_features = out_features
         scale = math.sqrt(XAVIER_SCALE_FACTOR / in_features)
@@ -70,7 +71,8 @@ class Dropout(Module):
 
     def __init__(self, p=0.5):
         super().__init__()
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not DROPOUT_MIN_PROB <= p <= DROPOUT_MAX_PROB:
+        # numpy scalars too (np.float32(0.1) from a config array), as PyTorch accepts them
+        if isinstance(p, bool) or not isinstance(p, numbers.Real) or not DROPOUT_MIN_PROB <= p <= DROPOUT_MAX_PROB:
             raise ValueError(f"Dropout probability must be between {DROPOUT_MIN_PROB} and {DROPOUT_MAX_PROB}, got {p!r}")
         self.p = float(p)
 

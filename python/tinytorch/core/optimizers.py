@@ -32,7 +32,37 @@ import numpy as np
 from .. import _C
 from .._C import Tensor
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "register_optimizer_step_post_hook"]
+
+
+class _HookHandle:
+    """Returned by the hook registrations: ``handle.remove()`` unregisters the hook (PyTorch's idiom)."""
+
+    def __init__(self, hooks: dict, key: int):
+        self._hooks, self._key = hooks, key
+
+    def remove(self) -> None:
+        self._hooks.pop(self._key, None)
+
+
+_global_step_post_hooks = {}  # key -> hook(optimizer, args, kwargs), run after every optimizer's step()
+_next_hook_key = [0]
+
+
+def _add_hook(hooks: dict, hook, where: str) -> _HookHandle:
+    if not callable(hook):
+        raise TypeError(f"{where}: hook must be callable as hook(optimizer, args, kwargs), "
+                        f"got {type(hook).__name__}")
+    _next_hook_key[0] += 1
+    hooks[_next_hook_key[0]] = hook
+    return _HookHandle(hooks, _next_hook_key[0])
+
+
+def register_optimizer_step_post_hook(hook) -> _HookHandle:
+    """Run ``hook(optimizer, (), {})`` after the ``step()`` of every SGD/Adam/AdamW (PyTorch's
+    ``torch.optim.optimizer.register_optimizer_step_post_hook``). Pruning uses it to keep pruned
+    weights at exactly zero whichever optimizer trains them. Returns a handle with ``remove()``."""
+    return _add_hook(_global_step_post_hooks, hook, "register_optimizer_step_post_hook")
 
 
 def _check_hyper(owner: str, name: str, value, low: float = 0.0, high: float = None,
@@ -101,6 +131,21 @@ class Optimizer:
             if p.is_leaf and not p.requires_grad:
                 p.requires_grad = True
         self.step_count = 0  # number of step() calls
+        self._step_post_hooks = {}
+
+    def register_step_post_hook(self, hook) -> _HookHandle:
+        """Run ``hook(self, (), {})`` after each ``step()`` of this optimizer (PyTorch's name and
+        signature). Returns a handle with ``remove()``."""
+        if "_step_post_hooks" not in self.__dict__:  # subclasses that skip Optimizer.__init__
+            self._step_post_hooks = {}
+        return _add_hook(self._step_post_hooks, hook, f"{type(self).__name__}.register_step_post_hook")
+
+    def _run_step_post_hooks(self) -> None:
+        """Called at the end of step(): this optimizer's hooks, then the global ones."""
+        for hook in list(self.__dict__.get("_step_post_hooks", {}).values()):
+            hook(self, (), {})
+        for hook in list(_global_step_post_hooks.values()):
+            hook(self, (), {})
 
     def zero_grad(self, set_to_none: bool = True):
         """Clear every parameter's gradient: ``grad = None`` (PyTorch's default), or zeros in place."""
@@ -267,6 +312,7 @@ class SGD(Optimizer):
         _C._sgd_step(self.params, self.momentum_buffers, self._lr, self.momentum, self.dampening,
                      self.weight_decay, self.nesterov)
         self.step_count += 1
+        self._run_step_post_hooks()
 
     def has_momentum(self) -> bool:
         """True when momentum buffers are in use (momentum > 0)."""
@@ -348,6 +394,7 @@ class Adam(Optimizer):
         _C._adam_step(self.params, self.m_buffers, self.v_buffers, self._steps, self._lr, self.beta1,
                       self.beta2, self.eps, self.weight_decay, self._decoupled)
         self.step_count += 1
+        self._run_step_post_hooks()
 
     def _param_step(self, i):
         return self._steps[i]

@@ -21,6 +21,7 @@ import numbers
 import numpy as np
 
 from .. import _C
+from ._sizes import positive_int
 from .module import Module
 from .tensor import Tensor
 
@@ -150,8 +151,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
 
 
 def _check_count(value, what, layer):
-    if not _is_int(value) or value < 1:
-        raise ValueError(f"{layer}: {what} must be a positive integer, got {value!r}")
+    return positive_int(value, what, layer)
 
 
 class Conv2d(Module):
@@ -165,8 +165,8 @@ class Conv2d(Module):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True):
         super().__init__()
-        _check_count(in_channels, "in_channels", "Conv2d")
-        _check_count(out_channels, "out_channels", "Conv2d")
+        in_channels = _check_count(in_channels, "in_channels", "Conv2d")
+        out_channels = _check_count(out_channels, "out_channels", "Conv2d")
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)
         self.kernel_size, self.stride, self.padding = _window_args("Conv2d", kernel_size, stride, padding)

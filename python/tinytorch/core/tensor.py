@@ -219,8 +219,24 @@ def _all(self, axis=None, keepdims=False, *, out=None):
     return Tensor(np.asarray(self).all(axis=axis, keepdims=keepdims))
 
 
+def _copy(self):
+    """A new tensor with its own memory, outside any graph: numpy's ndarray.copy().
+
+    TinyTorch code snapshots gradients with `before = p.grad.copy()`; unlike
+    clone() the copy is detached, as a numpy copy has no history.
+    """
+    return self.detach().clone()
+
+
+def _fill(self, value):
+    """numpy's in-place ndarray.fill(value) (returns None); fill_ is the PyTorch spelling."""
+    self.fill_(value)
+
+
 _methods = {
     "__repr__": _repr,
+    "copy": _copy,
+    "fill": _fill,
     "__str__": _repr,
     "__len__": _len,
     "__iter__": _iter,

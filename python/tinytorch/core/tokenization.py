@@ -245,9 +245,9 @@ class BPETokenizer(Tokenizer):
 
     def __init__(self, vocab_size: int = 1000, min_frequency: int = 2):
         self.target_vocab_size = self._check_vocab_size(vocab_size)
-        if isinstance(min_frequency, bool) or not isinstance(min_frequency, int) or min_frequency < 1:
+        if isinstance(min_frequency, bool) or not isinstance(min_frequency, (int, np.integer)) or min_frequency < 1:
             raise ValueError(f"BPETokenizer: min_frequency must be an int >= 1, got {min_frequency!r}")
-        self.min_frequency = min_frequency
+        self.min_frequency = int(min_frequency)
         self._reset()
 
     @staticmethod

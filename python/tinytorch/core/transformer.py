@@ -224,7 +224,7 @@ class GPT(Module):
         """TinyTorch's additive causal mask: 0 on and below the diagonal, -inf above."""
         return causal_mask(seq_len, additive=True)
 
-    def generate(self, prompt_tokens, max_new_tokens=50, temperature=1.0, top_k=None):
+    def generate(self, prompt_tokens, max_new_tokens=50, temperature=1.0, top_k=None, use_cache=None):
         """Extends the prompt by sampling one token at a time; returns prompt + new tokens.
 
         prompt_tokens: a list of ids, a (seq,) or (batch, seq) array or Tensor.
@@ -235,6 +235,14 @@ class GPT(Module):
         uses tinytorch's generator, so tinytorch.manual_seed makes it
         reproducible. The context is cropped to the last max_seq_len tokens.
         Runs without recording gradients and with dropout off.
+
+        use_cache: None uses the KV cache attached by
+        tinytorch.perf.memoization.enable_kv_cache(model) if there is one;
+        True / False force it on (a temporary cache when none is attached) or
+        off. The cached path computes the prompt once and then one token per
+        step in C++ (csrc/nn/kv_decode.cpp) and gives the same tokens; a model
+        whose parts are not the stock classes (or while a student override is
+        active) always takes the uncached path.
         """
         if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, (int, np.integer)) or max_new_tokens < 0:
             raise ValueError(f"generate: max_new_tokens must be a non-negative integer, got {max_new_tokens!r}")
@@ -243,6 +251,8 @@ class GPT(Module):
             raise ValueError(f"generate: temperature must be a finite number >= 0 (0 = greedy), got {temperature!r}")
         if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1):
             raise ValueError(f"generate: top_k must be None or an integer >= 1, got {top_k!r}")
+        if use_cache not in (None, True, False):
+            raise TypeError(f"generate: use_cache must be None, True or False, got {use_cache!r}")
 
         kind = "tensor" if isinstance(prompt_tokens, Tensor) else "list" if isinstance(prompt_tokens, (list, tuple)) \
             else "numpy"
@@ -259,6 +269,13 @@ class GPT(Module):
         self.eval()
         try:
             with no_grad():
+                from ..perf import memoization
+                attached = self.__dict__.get("_kv_cache") if self.__dict__.get("_cache_enabled") else None
+                want_cache = use_cache if use_cache is not None else attached is not None
+                if want_cache and max_new_tokens > 0 and memoization.cache_usable(self):
+                    seq = memoization.cached_generate(self, seq, max_new_tokens,
+                                                      lambda lg: self._pick(lg, temperature, top_k), attached)
+                    max_new_tokens = 0
                 for _ in range(int(max_new_tokens)):
                     context = seq[:, -self.max_seq_len:]
                     logits = np.asarray(self.forward(Tensor(context, dtype=np.int64)))[:, -1, :].astype(np.float64)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Grader", "Check", "CheckResult", "close", "as_array", "GradingError"]
+__all__ = ["Grader", "Check", "CheckResult", "close", "as_array", "expect_error", "GradingError"]
 
 
 class GradingError(AssertionError):
@@ -152,3 +152,21 @@ def close(actual, expected, what, rtol=1e-5, atol=1e-6):
         i = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.ndim else ()
         raise GradingError(f"{what}: differs from the engine's value; at index {tuple(int(j) for j in i)} "
                            f"got {a[i]!r}, expected {e[i]!r}")
+
+
+def expect_error(call, error, what):
+    """Fails unless `call()` raises `error` (a class or a tuple of classes), naming what it raised instead.
+
+    NotImplementedError passes through, so an unwritten exercise is reported as "not written yet".
+    """
+    try:
+        call()
+    except error:
+        return
+    except NotImplementedError:
+        raise
+    except Exception as e:  # the wrong exception type is a mistake too
+        names = " or ".join(k.__name__ for k in (error if isinstance(error, tuple) else (error,)))
+        raise GradingError(f"{what} raised {type(e).__name__}: {e}; raise {names} instead")
+    names = " or ".join(k.__name__ for k in (error if isinstance(error, tuple) else (error,)))
+    raise GradingError(f"{what} did not raise {names}")

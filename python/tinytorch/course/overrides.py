@@ -105,9 +105,16 @@ class StudentOverride:
         if n == "05":
             self._install_autograd()
         elif n == "06":
+            import importlib
+
+            from ..compat import ALIASES
             from ..core import optimizers
             for name in ("SGD", "Adam", "AdamW"):
                 self._patch(optimizers, name, self.ns[name])
+                # the alias paths too (tinytorch.optim.SGD, tinytorch.SGD): one class whichever path
+                for module, alias, target in ALIASES:
+                    if target == f"tinytorch.core.optimizers:{name}":
+                        self._patch(importlib.import_module(module), alias, self.ns[name])
         elif n == "12":
             sdpa = self._timed("scaled_dot_product_attention", self.ns["scaled_dot_product_attention"])
             _registry.install("scaled_dot_product_attention", sdpa)

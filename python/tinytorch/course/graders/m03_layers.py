@@ -9,19 +9,9 @@ from tinytorch.core import layers as engine
 from tinytorch.core.activations import ReLU, Tanh
 from tinytorch.core.module import Parameter
 from tinytorch.core.optimizers import SGD
-from tinytorch.course.grading import Grader, GradingError, as_array, close
+from tinytorch.course.grading import Grader, GradingError, as_array, close, expect_error
 
 grader = Grader("03")
-
-
-def _expect_error(make, error, what):
-    try:
-        make()
-    except error:
-        return
-    except Exception as e:
-        raise GradingError(f"{what} raised {type(e).__name__}: {e}; raise {error.__name__} instead")
-    raise GradingError(f"{what} did not raise {error.__name__}")
 
 
 def _copy_into_engine(lin, bias=True):
@@ -101,7 +91,7 @@ def linear_matches_engine(ns):
 def linear_rejects_bad_sizes(ns):
     Linear = ns["Linear"]
     for args in [(0, 2), (3, -1), (2.0, 3), (True, 3), (3, "4")]:
-        _expect_error(lambda: Linear(*args), ValueError, f"Linear{args}")
+        expect_error(lambda: Linear(*args), ValueError, f"Linear{args}")
 
 
 @grader.check(points=3, needs=["Dropout"],
@@ -158,7 +148,7 @@ def dropout_modes_and_edges(ns):
     if not (np.all(np.isfinite(zeros)) and np.all(zeros == 0)):
         raise GradingError(f"Dropout(1.0) must return zeros, got {zeros[:5].tolist()}...")
     for bad in (-0.1, 1.5, True, "0.5", None):
-        _expect_error(lambda: Dropout(bad), ValueError, f"Dropout({bad!r})")
+        expect_error(lambda: Dropout(bad), ValueError, f"Dropout({bad!r})")
 
 
 @grader.check(points=2, needs=["Sequential"],
@@ -184,7 +174,7 @@ def sequential_composes_engine_layers(ns):
         raise GradingError("Sequential([l1, l2]) (one list argument) must hold 2 layers")
     close(listed(x), tt.tanh(l1(x)), "Sequential([l1, Tanh()])(x)", rtol=1e-6)
     close(Sequential()(x), x, "Sequential() (no layers) is the identity")
-    _expect_error(lambda: Sequential(l1, 3), TypeError, "Sequential(Linear, 3)")
+    expect_error(lambda: Sequential(l1, 3), TypeError, "Sequential(Linear, 3)")
 
 
 @grader.check(points=2, needs=["Linear", "Sequential"],

@@ -8,7 +8,7 @@ import numpy as np
 import tinytorch as tt
 from tinytorch.autograd import gradcheck
 from tinytorch.core.losses import BinaryCrossEntropyLoss, CrossEntropyLoss, MSELoss
-from tinytorch.course.grading import Grader, GradingError, as_array, close
+from tinytorch.course.grading import Grader, GradingError, as_array, close, expect_error
 
 grader = Grader("04")
 
@@ -39,16 +39,6 @@ def _compare(ns, name, engine_fn, x, *args, what, dtype=tt.float64, rtol=1e-10, 
     ref_loss, ref_grad = _loss_and_grad(engine_fn, x, *args, dtype=dtype)
     close(mine_loss, ref_loss, f"{name}({what})", rtol=rtol, atol=atol)
     close(mine_grad, ref_grad, f"d {name}({what}) / d input", rtol=rtol, atol=atol)
-
-
-def _expect_error(call, error, what):
-    try:
-        call()
-    except error:
-        return
-    except Exception as e:
-        raise GradingError(f"{what} raised {type(e).__name__}: {e}; raise {error.__name__} instead")
-    raise GradingError(f"{what} did not raise {error.__name__}")
 
 
 @grader.check(points=2, needs=["mse_loss"], hint="diff = predictions - targets; (diff * diff).mean() over everything")
@@ -138,10 +128,10 @@ def cross_entropy_ignores_padding(ns):
 def cross_entropy_rejects_bad_targets(ns):
     ce = ns["cross_entropy_loss"]
     logits = tt.Tensor(np.zeros((2, 3)))
-    _expect_error(lambda: ce(logits, np.array([0, 1, 2])), ValueError, "cross_entropy_loss((2, 3) logits, 3 targets)")
-    _expect_error(lambda: ce(logits, np.array([[0, 1]])), ValueError, "cross_entropy_loss((2, 3) logits, (1, 2) targets)")
-    _expect_error(lambda: ce(logits, np.array([0, 3])), IndexError, "cross_entropy_loss((2, 3) logits, target 3)")
-    _expect_error(lambda: ce(logits, np.array([-1, 0])), IndexError, "cross_entropy_loss((2, 3) logits, target -1)")
+    expect_error(lambda: ce(logits, np.array([0, 1, 2])), ValueError, "cross_entropy_loss((2, 3) logits, 3 targets)")
+    expect_error(lambda: ce(logits, np.array([[0, 1]])), ValueError, "cross_entropy_loss((2, 3) logits, (1, 2) targets)")
+    expect_error(lambda: ce(logits, np.array([0, 3])), IndexError, "cross_entropy_loss((2, 3) logits, target 3)")
+    expect_error(lambda: ce(logits, np.array([-1, 0])), IndexError, "cross_entropy_loss((2, 3) logits, target -1)")
 
 
 @grader.check(points=2, needs=["binary_cross_entropy_loss"],
@@ -179,5 +169,5 @@ def bce_is_finite_at_saturation(ns):
             raise GradingError(f"binary_cross_entropy_loss at p = 0 and 1 ({dtype}) gave {float(got)}: clamp p to "
                                "[1e-7, 1 - 1e-7] first")
         close(got, engine(p, t), f"binary_cross_entropy_loss at p in {{0, 1}} ({dtype})", rtol=1e-4)
-    _expect_error(lambda: bce(tt.Tensor([0.5, 0.5]), np.array([1.0, 0.0, 1.0])), ValueError,
+    expect_error(lambda: bce(tt.Tensor([0.5, 0.5]), np.array([1.0, 0.0, 1.0])), ValueError,
                   "binary_cross_entropy_loss((2,) predictions, (3,) targets)")

@@ -1,0 +1,3 @@
+"""TinyTorch's `tinytorch.profiling.profiler` path; the code lives in tinytorch.perf.profiling."""
+from ..perf.profiling import *  # noqa: F401,F403
+from ..perf.profiling import __all__  # noqa: F401

@@ -1,0 +1,3 @@
+"""Alias of tinytorch.core.tokenization (TinyTorch's `from tinytorch.text.tokenization import CharTokenizer`)."""
+from ..core.tokenization import *  # noqa: F401,F403
+from ..core.tokenization import BPETokenizer, CharTokenizer, Tokenizer, __all__  # noqa: F401
