@@ -1,5 +1,6 @@
 # make test  - install everything needed (system headers, the package, test extras) and run the tests
 # make demo  - same set-up, then run the main job
+# make sanitize - the memory-safety tests against an ASan+UBSan build of the extension (.ci/sanitize.sh)
 # Both are safe to re-run: finished steps are skipped (stamp files under .make/).
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip
@@ -9,7 +10,7 @@ SOURCES := $(shell find csrc python -type f \( -name '*.cpp' -o -name '*.h' -o -
   $(shell find modules milestones -name '*.py' 2>/dev/null) CMakeLists.txt pyproject.toml
 STAMPS := .make
 
-.PHONY: test demo install system-deps bench clean
+.PHONY: test demo install system-deps bench clean sanitize
 
 # pytest's exit code 5 (no tests collected) counts as a failure.
 test: install
@@ -18,6 +19,10 @@ test: install
 
 demo: install
 	$(PYTHON) milestones/05_2017_transformer/vaswani_copilot.py
+
+# Own build dir (build-sanitize/), never the installed package; any sanitizer report fails.
+sanitize: install
+	PYTHON=$(PYTHON) bash .ci/sanitize.sh $(SANITIZE_TESTS)
 
 bench: install
 	$(PYTHON) benchmarks/bench_tensor.py
@@ -58,4 +63,4 @@ $(STAMPS)/installed: $(SOURCES) $(STAMPS)/python-deps
 	@touch $@
 
 clean:
-	rm -rf build $(STAMPS)
+	rm -rf build build-sanitize build-sanitize.configure.log $(STAMPS)

@@ -379,7 +379,11 @@ struct StdBackward : Node {  // ga = g * (a - mean) / ((N - ddof) * std)
     double n = static_cast<double>(reduced_count(x.shape(), axes) - ddof);
     Tensor centered = sub(x, mean(x, axes, true));
     Tensor s = unreduce(out.unpack(*this), x.shape(), axes, keepdims);
-    return {div(mul(unreduce(g[0], x.shape(), axes, keepdims), centered), mul(s, scalar(n, x)))};
+    // Constant input: centered and std are both 0; the gradient is 0 (as PyTorch), not 0/0 = NaN.
+    Tensor is_zero = compare(ops::BinaryOp::Eq, s, scalar(0.0, x));
+    Tensor safe_s = where(is_zero, scalar(1.0, x), s);
+    Tensor ga = div(mul(unreduce(g[0], x.shape(), axes, keepdims), centered), mul(safe_s, scalar(n, x)));
+    return {where(is_zero, scalar(0.0, x), ga)};
   }
   void release_saved() override { a.reset(); out.reset(); released = true; }
 };
@@ -548,13 +552,24 @@ struct GatherBackward : Node {  // ga = scatter_add(zeros(a.shape), dim, index, 
   void release_saved() override { idx.reset(); released = true; }
 };
 
-struct ScatterAddBackward : Node {  // gself = g, gsrc = gather(g, dim, index)
+struct ScatterAddBackward : Node {  // gself = g, gsrc = gather(g, dim, index), zero-padded to src's shape
   TT_NODE(ScatterAddBackward)
   int64_t dim = 0;
   SavedTensor idx;
+  Shape src_shape;  // src may be larger than index (PyTorch's rule): its extra elements get gradient 0
   TensorList apply(TensorList&& g) override {
     check_not_released();
-    return {wants(*this, 0) ? g[0] : Tensor(), wants(*this, 1) ? gather(g[0], dim, idx.unpack(*this)) : Tensor()};
+    Tensor gsrc;
+    if (wants(*this, 1)) {
+      gsrc = gather(g[0], dim, idx.unpack(*this));
+      for (size_t d = 0; gsrc.shape().size() == src_shape.size() && d < src_shape.size(); ++d) {
+        if (gsrc.shape()[d] == src_shape[d]) continue;
+        Shape pad = gsrc.shape();
+        pad[d] = src_shape[d] - pad[d];
+        gsrc = cat({gsrc, ops::full(pad, 0.0, gsrc.dtype())}, static_cast<int64_t>(d));
+      }
+    }
+    return {wants(*this, 0) ? g[0] : Tensor(), gsrc};
   }
   void release_saved() override { idx.reset(); released = true; }
 };

@@ -541,6 +541,7 @@ Tensor scatter_add(const Tensor& self, int64_t dim, const Tensor& idx, const Ten
   if (any_needs({&self, &src})) {
     auto n = make_node<ScatterAddBackward>({&self, &src});
     n->dim = dim;
+    n->src_shape = src.shape();
     n->idx = SavedTensor(idx);
     set_history(out, n);
   }

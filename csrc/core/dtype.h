@@ -68,4 +68,16 @@ template <> constexpr DType dtype_of<int64_t>() { return DType::Int64; }
 template <> constexpr DType dtype_of<float>() { return DType::Float32; }
 template <> constexpr DType dtype_of<double>() { return DType::Float64; }
 
+// The one rule for a float value written into an integer tensor by full,
+// fill_, masked_fill, arange, linspace and clip bounds: NaN, the infinities and
+// values outside [-2**63, 2**63) have no int64 value, and a C++ cast of them is
+// undefined behaviour, so they raise ValueError naming `op`. (astype is a cast,
+// not a write: it follows numpy's x86 result, INT64_MIN; see ops/copy.cpp.)
+inline int64_t int64_from_double(double v, const char* op) {
+  if (!(v >= -9223372036854775808.0 && v < 9223372036854775808.0))
+    fail<ValueError>(op, ": cannot store ", v, " in an int64 tensor (NaN, infinities and values outside "
+                     "[-2**63, 2**63) have no integer value); use a float dtype or a value in range");
+  return static_cast<int64_t>(v);
+}
+
 }  // namespace tt

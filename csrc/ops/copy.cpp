@@ -137,7 +137,11 @@ void copy_(const Tensor& dst, const Tensor& src) {
 void fill_(const Tensor& dst, double value) {
   dispatch(dst.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T v = convert<T>(value);
+    T v;
+    if constexpr (std::is_same_v<T, int64_t>)
+      v = int64_from_double(value, "fill_");  // NaN/out of range: ValueError, not INT64_MIN (core/dtype.h)
+    else
+      v = convert<T>(value);
     T* d = dst.data<T>();
     if (dst.is_contiguous()) {
       const int64_t n = dst.numel();

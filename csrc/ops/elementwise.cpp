@@ -454,7 +454,14 @@ Tensor clip(const Tensor& a_in, std::optional<double> lo, std::optional<double> 
     if constexpr (std::is_floating_point_v<T>) {
       l = lo ? static_cast<T>(*lo) : -std::numeric_limits<T>::infinity();
       h = hi ? static_cast<T>(*hi) : std::numeric_limits<T>::infinity();
+      if (l != l || h != h) {  // numpy: maximum/minimum with a NaN bound give NaN everywhere
+        std::fill(o, o + n, std::numeric_limits<T>::quiet_NaN());
+        return;
+      }
     } else {
+      if ((lo && std::isnan(*lo)) || (hi && std::isnan(*hi)))
+        fail<ValueError>("clip: a NaN bound cannot clip an integer tensor (", dtype_name(a.dtype()),
+                         "); pass numbers, or None for no bound");
       l = lo ? int_bound<T>(*lo, true) : std::numeric_limits<T>::min();
       h = hi ? int_bound<T>(*hi, false) : std::numeric_limits<T>::max();
     }
@@ -506,7 +513,8 @@ Tensor masked_fill(const Tensor& a, const Tensor& mask_in, double value) {
   const Tensor mask = astype(mask_in, DType::Bool);  // nonzero = true
   Tensor out = clone(a);
   if (out.numel() == 0) return out;
-  // The fill value converted with astype's rules (e.g. -inf into int64 saturates).
+  // NaN or out-of-range values into int64 raise (core/dtype.h); the rest converts like astype.
+  if (a.dtype() == DType::Int64) int64_from_double(value, "masked_fill");
   const Tensor v = scalar_tensor(value, a.dtype());
   dispatch(a.dtype(), [&](auto tag) {
     using T = decltype(tag);

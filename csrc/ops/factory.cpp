@@ -19,10 +19,15 @@
 namespace tt::ops {
 namespace {
 
+// A factory's value in the tensor's dtype; NaN or out-of-range values for an
+// integer tensor raise (core/dtype.h: int64_from_double) instead of the
+// undefined behaviour of a plain cast.
 template <class T>
-T cast_value(double v) {
+T cast_value(double v, const char* op) {
   if constexpr (std::is_same_v<T, uint8_t>)
     return v != 0.0;
+  else if constexpr (std::is_same_v<T, int64_t>)
+    return int64_from_double(v, op);
   else
     return static_cast<T>(v);
 }
@@ -56,7 +61,7 @@ Tensor full(const Shape& shape, double value, DType dtype) {
   dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
     T* p = out.data<T>();
-    const T v = cast_value<T>(value);
+    const T v = cast_value<T>(value, "full");
     for (int64_t i = 0, n = out.numel(); i < n; ++i) p[i] = v;
   });
   return out;
@@ -76,7 +81,7 @@ Tensor arange(double start, double stop, double step, DType dtype) {
   dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
     T* p = out.data<T>();
-    for (int64_t i = 0; i < n; ++i) p[i] = cast_value<T>(start + static_cast<double>(i) * step);
+    for (int64_t i = 0; i < n; ++i) p[i] = cast_value<T>(start + static_cast<double>(i) * step, "arange");
   });
   return out;
 }
@@ -90,8 +95,8 @@ Tensor linspace(double start, double stop, int64_t num, DType dtype) {
   dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
     T* p = out.data<T>();
-    for (int64_t i = 0; i < num; ++i) p[i] = cast_value<T>(start + static_cast<double>(i) * step);
-    if (num > 1) p[num - 1] = cast_value<T>(stop);
+    for (int64_t i = 0; i < num; ++i) p[i] = cast_value<T>(start + static_cast<double>(i) * step, "linspace");
+    if (num > 1) p[num - 1] = cast_value<T>(stop, "linspace");
   });
   return out;
 }
@@ -103,7 +108,7 @@ Tensor eye(int64_t n, std::optional<int64_t> m_opt, DType dtype) {
   dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
     T* p = out.data<T>();
-    for (int64_t i = 0; i < std::min(n, m); ++i) p[i * m + i] = cast_value<T>(1.0);
+    for (int64_t i = 0; i < std::min(n, m); ++i) p[i * m + i] = cast_value<T>(1.0, "eye");
   });
   return out;
 }

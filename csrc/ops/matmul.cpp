@@ -185,10 +185,13 @@ void integer_matmul(const Tensor& a, const MatrixStack& ma, const Strides& a_bst
     std::fill(C, C + M * N, 0);
     for (int64_t i = 0; i < M; ++i)
       for (int64_t k = 0; k < K; ++k) {
-        const int64_t aik = A[i * ma.row_stride + k * ma.col_stride];
+        // Unsigned arithmetic: int64 products wrap like numpy's instead of being undefined behaviour.
+        const uint64_t aik = static_cast<uint64_t>(A[i * ma.row_stride + k * ma.col_stride]);
         const int64_t* brow = B + k * mb.row_stride;
         int64_t* crow = C + i * N;
-        for (int64_t j = 0; j < N; ++j) crow[j] += aik * brow[j * mb.col_stride];
+        for (int64_t j = 0; j < N; ++j)
+          crow[j] = static_cast<int64_t>(static_cast<uint64_t>(crow[j]) +
+                                         aik * static_cast<uint64_t>(brow[j * mb.col_stride]));
       }
   };
   strided_loop<3>(batch, {a_bst, b_bst, c_bst}, {0, 0, 0},
@@ -243,6 +246,10 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
                    broadcast_strides(mb.batch, mb.batch_strides, batch), batch, out);
     return out;
   }
+  // BLAS takes int sizes: a larger dimension (an expanded view can have one) would be truncated.
+  if (ma.rows > INT_MAX || ma.cols > INT_MAX || mb.cols > INT_MAX)
+    fail<ValueError>("matmul: shapes ", shape_str(a_in.shape()), " and ", shape_str(b_in.shape()),
+                     " have a matrix dimension above 2**31-1, more than BLAS can index; split the product");
   // Layouts BLAS cannot read (e.g. a step in both matrix dims) are copied once, unbroadcast.
   if (!blas_layout(ma).readable) ma = as_matrix_stack(a = contiguous(a), true);
   if (!blas_layout(mb).readable) mb = as_matrix_stack(b = contiguous(b), false);

@@ -7,6 +7,8 @@
 // of microseconds), but only briefly, so an idle pool does not hold a core.
 #include "ops/parallel.h"
 
+#include "core/errors.h"
+
 #include <pthread.h>
 
 #include <algorithm>
@@ -130,9 +132,17 @@ int num_threads() {
   return n;
 }
 
+int max_threads() {
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  return std::clamp(4 * std::max(cores, 1), 4, 256);
+}
+
 void set_num_threads(int n) {
+  if (n < 1 || n > max_threads())
+    fail<ValueError>("set_num_threads: the thread count must be between 1 and ", max_threads(),
+                     " (4 per core on this machine), got ", n);
   num_threads();  // make sure OpenBLAS was switched to one thread first
-  g_threads.store(std::max(1, n), std::memory_order_release);
+  g_threads.store(n, std::memory_order_release);
 }
 
 void parallel_for(int64_t n, double flops, const std::function<void(int64_t, int64_t)>& fn) {
@@ -146,7 +156,9 @@ void parallel_for(int64_t n, double flops, const std::function<void(int64_t, int
   Pool* p = pool_for(threads);
   p->run([&](int w) {
     if (w >= parts) return;
-    const int64_t begin = n * w / parts, end = n * (w + 1) / parts;
+    // n * w could overflow for huge n: split as q, q, ..., q+1 instead.
+    const int64_t q = n / parts, r = n % parts;
+    const int64_t begin = q * w + std::min<int64_t>(w, r), end = begin + q + (w < r ? 1 : 0);
     if (begin < end) fn(begin, end);
   });
   g_region_busy.store(false);

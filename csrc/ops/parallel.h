@@ -22,6 +22,11 @@ namespace tt {
 // Threads used for parallel work (default: what OpenBLAS would have used,
 // i.e. OPENBLAS_NUM_THREADS / OMP_NUM_THREADS or the core count).
 int num_threads();
+// Each thread is an OS thread that spins before sleeping: far more of them
+// than cores only slows every region down (100000 of them made the next
+// matmul appear to hang), so the count is capped at 4 per core (at least 4,
+// at most 256). ValueError naming set_num_threads outside [1, max_threads()].
+int max_threads();
 void set_num_threads(int n);
 
 // Below this many flops a job runs inline: waking a worker costs a few

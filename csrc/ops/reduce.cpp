@@ -267,6 +267,9 @@ Tensor reduce(ReduceOp op, const Tensor& a, const std::vector<int64_t>& axes, bo
 // E[x^2] - E[x]^2 formula cancels catastrophically when the mean is large.
 Tensor var(const Tensor& a, const std::vector<int64_t>& axes, int64_t ddof, bool keepdims) {
   Plan p = make_plan(a, axes, keepdims, "var");
+  int64_t dof_count = 0;  // count - ddof: checked here, before the kernel and the backward use it
+  if (__builtin_sub_overflow(p.count, ddof, &dof_count))
+    fail<ValueError>("var/std: ddof ", ddof, " is out of range for ", p.count, " elements; use 0 <= ddof < n");
   return dispatch(a.dtype(), [&](auto tag) -> Tensor {
     using T = decltype(tag);
     using Out = FloatOut<T>;
@@ -282,7 +285,7 @@ Tensor var(const Tensor& a, const std::vector<int64_t>& axes, int64_t ddof, bool
       return d * d;
     });
     // numpy's convention: fewer than ddof+1 elements divide by 0 (inf or nan).
-    const double dof = static_cast<double>(std::max<int64_t>(p.count - ddof, 0));
+    const double dof = static_cast<double>(std::max<int64_t>(dof_count, 0));
     Out* y = out.data<Out>();
     for (int64_t i = 0; i < m; ++i) y[i] = static_cast<Out>(sq[i] / dof);
     return out;

@@ -12,6 +12,9 @@
 
 namespace tt::ops {
 
+// Every size below comes from user numbers (padding=2**61, kernel 2**32):
+// each sum and product is overflow-checked, in the order the later ones
+// depend on, so out_h()/out_w() and the kernels' index arithmetic never wrap.
 void check_window(const Window2d& g, const Shape& x, const char* op) {
   if (x.size() != 4)
     fail<ValueError>(op, ": expected a (batch, channels, height, width) input, got shape ", shape_str(x),
@@ -20,12 +23,26 @@ void check_window(const Window2d& g, const Shape& x, const char* op) {
     fail<ValueError>(op, ": kernel_size must be >= 1, got (", g.kh, ", ", g.kw, ")");
   if (g.sh < 1 || g.sw < 1) fail<ValueError>(op, ": stride must be >= 1, got (", g.sh, ", ", g.sw, ")");
   if (g.ph < 0 || g.pw < 0) fail<ValueError>(op, ": padding must be >= 0, got (", g.ph, ", ", g.pw, ")");
-  if (x[2] + 2 * g.ph < g.kh || x[3] + 2 * g.pw < g.kw)
-    fail<ValueError>(op, ": kernel (", g.kh, ", ", g.kw, ") is larger than the padded input (", x[2] + 2 * g.ph,
-                     ", ", x[3] + 2 * g.pw, ") of shape ", shape_str(x), "; use a smaller kernel or more padding");
+  check_shape(x, op);
   if (g.C != x[1] || g.H != x[2] || g.W != x[3])
     fail<ValueError>(op, ": internal error, the window was built for (C, H, W) = (", g.C, ", ", g.H, ", ", g.W,
                      ") but the input has shape ", shape_str(x));
+  int64_t padded_h = 0, padded_w = 0;
+  if (__builtin_mul_overflow(g.ph, int64_t{2}, &padded_h) || __builtin_add_overflow(padded_h, x[2], &padded_h) ||
+      __builtin_mul_overflow(g.pw, int64_t{2}, &padded_w) || __builtin_add_overflow(padded_w, x[3], &padded_w))
+    fail<ValueError>(op, ": padding (", g.ph, ", ", g.pw, ") is too large for an input of shape ", shape_str(x),
+                     " (the padded size overflows 64 bits); use a padding smaller than the kernel");
+  if (padded_h < g.kh || padded_w < g.kw)
+    fail<ValueError>(op, ": kernel (", g.kh, ", ", g.kw, ") is larger than the padded input (", padded_h,
+                     ", ", padded_w, ") of shape ", shape_str(x), "; use a smaller kernel or more padding");
+  // Now out_h()/out_w() cannot overflow; their product, the column count and the total can.
+  const int64_t OH = g.out_h(), OW = g.out_w();
+  int64_t K = 0, L = 0;
+  if (__builtin_mul_overflow(g.C, g.kh, &K) || __builtin_mul_overflow(K, g.kw, &K) ||
+      __builtin_mul_overflow(OH, OW, &L))
+    fail<ValueError>(op, ": kernel (", g.kh, ", ", g.kw, ") with output size (", OH, ", ", OW, ") on input ",
+                     shape_str(x), " needs more columns than fit in 64 bits; check kernel_size and padding");
+  check_shape({x[0], K, L}, op);  // the (N, C*kh*kw, OH*OW) columns must be addressable
 }
 
 namespace {
@@ -37,7 +54,7 @@ struct ValidRange {
 };
 ValidRange valid_columns(int64_t j, int64_t W, int64_t OW, int64_t s, int64_t p) {
   const int64_t first = p - j;                                  // ow*s >= p - j
-  int64_t lo = first <= 0 ? 0 : (first + s - 1) / s;
+  int64_t lo = first <= 0 ? 0 : first / s + (first % s != 0);     // ceil, without first + s overflowing
   int64_t hi = (W - 1 + p - j) < 0 ? 0 : (W - 1 + p - j) / s + 1;  // ow*s <= W - 1 + p - j
   lo = std::min(lo, OW);
   hi = std::max(lo, std::min(hi, OW));
@@ -119,12 +136,14 @@ Tensor im2col(const Tensor& x_in, const Window2d& g, double pad_value) {
 
 Tensor col2im(const Tensor& cols_in, const Window2d& g) {
   const Shape& s = cols_in.shape();
+  if (s.size() != 3)
+    fail<ValueError>("col2im: expected (batch, channels * kh * kw, positions) columns, got shape ", shape_str(s));
+  check_window(g, {s[0], g.C, g.H, g.W}, "col2im");  // before out_h(): it divides by the stride
   const int64_t K = g.C * g.kh * g.kw, L = g.out_h() * g.out_w();
-  if (s.size() != 3 || s[1] != K || s[2] != L)
+  if (s[1] != K || s[2] != L)
     fail<ValueError>("col2im: columns of shape ", shape_str(s), " do not match the window: expected (batch, ", K,
                      ", ", L, ") for ", g.C, " channels, kernel (", g.kh, ", ", g.kw, ") and output (", g.out_h(), ", ",
                      g.out_w(), ")");
-  check_window(g, {s[0], g.C, g.H, g.W}, "col2im");
   const Tensor cols = contiguous(cols_in);
   Tensor x = Tensor::empty({s[0], g.C, g.H, g.W}, cols.dtype());
   dispatch_float(cols.dtype(), "col2im", [&](auto tag) {

@@ -198,13 +198,89 @@ int64_t int_from_py(const py::handle& obj, const char* op, const char* what) {
   return v;
 }
 
-py::array to_numpy_view(const Tensor& t, const py::handle& owner) {
+// Exports own the storage, not the tensor: `t.data = other` swaps the
+// tensor's storage, and a view kept alive only through the tensor would then
+// read freed memory. The capsule holds one reference to the storage itself.
+py::object storage_owner(const Tensor& t) {
+  auto* keep = new std::shared_ptr<tt::Storage>(t.impl->storage);
+  return py::capsule(keep, [](void* p) { delete static_cast<std::shared_ptr<tt::Storage>*>(p); });
+}
+
+bool bool_from_py(const py::handle& obj, const char* op, const char* what) {
+  if (PyBool_Check(obj.ptr())) return obj.ptr() == Py_True;
+  if (py::isinstance(obj, py::module_::import("numpy").attr("bool_"))) return PyObject_IsTrue(obj.ptr()) == 1;
+  throw tt::TypeError(std::string(op) + ": " + what + " must be True or False, got " +
+                      std::string(py::str(py::type::of(obj).attr("__name__"))) + " " + std::string(py::repr(obj)));
+}
+
+py::array to_numpy_view(const Tensor& t) {
   std::vector<ssize_t> shape(t.shape().begin(), t.shape().end());
   std::vector<ssize_t> strides;
   const ssize_t item = static_cast<ssize_t>(tt::itemsize(t.dtype()));
   for (int64_t s : t.strides()) strides.push_back(s * item);
-  return py::array(numpy_dtype(t.dtype()), shape, strides, t.raw_data(), owner);
+  return py::array(numpy_dtype(t.dtype()), shape, strides, t.raw_data(), storage_owner(t));
 }
+
+namespace {
+// What a Py_buffer export keeps alive until it is released: the storage and
+// the shape/stride arrays the view points at.
+struct BufferExport {
+  std::shared_ptr<tt::Storage> storage;
+  std::vector<Py_ssize_t> shape, strides;
+  std::string format;
+};
+}  // namespace
+
+int tensor_getbuffer(PyObject* self, Py_buffer* view, int flags) {
+  if (!view) {
+    PyErr_SetString(PyExc_BufferError, "Tensor: no buffer view given");
+    return -1;
+  }
+  view->obj = nullptr;
+  Tensor t;
+  try {
+    t = py::handle(self).cast<Tensor>();
+  } catch (...) {
+    PyErr_SetString(PyExc_BufferError, "Tensor: this object holds no tensor");
+    return -1;
+  }
+  const bool contiguous = t.is_contiguous();
+  if ((flags & PyBUF_STRIDES) != PyBUF_STRIDES && !contiguous) {
+    PyErr_SetString(PyExc_BufferError,
+                    "Tensor: the consumer asked for a contiguous buffer but this tensor is a strided view; "
+                    "call .contiguous() first");
+    return -1;
+  }
+  auto* e = new BufferExport{t.impl->storage, {}, {}, {}};
+  const Py_ssize_t item = static_cast<Py_ssize_t>(tt::itemsize(t.dtype()));
+  Py_ssize_t len = item;
+  for (int64_t d : t.shape()) {
+    e->shape.push_back(d);
+    len *= d;
+  }
+  for (int64_t st : t.strides()) e->strides.push_back(st * item);
+  switch (t.dtype()) {
+    case DType::Float32: e->format = py::format_descriptor<float>::format(); break;
+    case DType::Float64: e->format = py::format_descriptor<double>::format(); break;
+    case DType::Int64: e->format = py::format_descriptor<int64_t>::format(); break;
+    case DType::Bool: e->format = "?"; break;
+  }
+  view->buf = t.raw_data();
+  view->len = len;
+  view->itemsize = item;
+  view->readonly = 0;
+  view->internal = e;
+  view->format = (flags & PyBUF_FORMAT) == PyBUF_FORMAT ? const_cast<char*>(e->format.c_str()) : nullptr;
+  view->ndim = (flags & PyBUF_ND) == PyBUF_ND ? static_cast<int>(e->shape.size()) : 1;
+  view->shape = (flags & PyBUF_ND) == PyBUF_ND ? e->shape.data() : nullptr;
+  view->strides = (flags & PyBUF_STRIDES) == PyBUF_STRIDES ? e->strides.data() : nullptr;
+  view->suboffsets = nullptr;
+  view->obj = self;
+  Py_INCREF(self);
+  return 0;
+}
+
+void tensor_releasebuffer(PyObject*, Py_buffer* view) { delete static_cast<BufferExport*>(view->internal); }
 
 // An int-like argument, not a tensor or array with several elements.
 static bool is_single_int(const py::handle& obj) {

@@ -53,8 +53,17 @@ bool is_operand(const py::handle& obj);
 // An integer argument (int, numpy integer, anything with __index__) or a
 // TypeError naming `op` and `what`; too-large values raise ValueError.
 int64_t int_from_py(const py::handle& obj, const char* op, const char* what);
-// numpy array viewing the tensor's memory; `owner` keeps it alive.
-py::array to_numpy_view(const Tensor& t, const py::handle& owner);
+// A flag argument: True/False (or a numpy bool); anything else is a TypeError naming `op` and `what`
+// (pybind's own caster would answer with an "Unable to cast" or signature dump).
+bool bool_from_py(const py::handle& obj, const char* op, const char* what);
+// numpy array viewing the tensor's memory; it keeps the storage (not the
+// tensor, whose storage `.data = ...` may swap) alive.
+py::array to_numpy_view(const Tensor& t);
+// A Python object holding one reference to t's storage (base of every export).
+py::object storage_owner(const Tensor& t);
+// The buffer protocol (memoryview(t)), each export owning the storage it views.
+int tensor_getbuffer(PyObject* self, Py_buffer* view, int flags);
+void tensor_releasebuffer(PyObject* self, Py_buffer* view);
 // axis=None|int|sequence (and the dim= alias) to a list of axes (empty = all)
 std::vector<int64_t> axes_from_py(const py::handle& axis, const char* op = "reduction");
 // f(2, 3) or f((2, 3)) or f([2, 3]); TypeError for non-integers

@@ -36,9 +36,10 @@ struct ManagedTensorVersioned {  // DLPack >= 1.0: carries flags (we never set R
 }  // namespace dl
 
 namespace {
-// Owns what the DLPack tensor points at: a reference to our tensor plus shape/strides arrays.
+// Owns what the DLPack tensor points at: a reference to the storage (not the
+// tensor, whose storage `.data = ...` may swap) plus shape/strides arrays.
 struct Export {
-  tt::Tensor tensor;
+  std::shared_ptr<tt::Storage> storage;
   std::vector<int64_t> shape, strides;
   dl::ManagedTensor managed;
   dl::ManagedTensorVersioned versioned;
@@ -84,7 +85,7 @@ void bind_dlpack(py::module_& m) {
       if (st < 0)  // DLPack allows them, but consumers (PyTorch) abort on them
         throw py::buffer_error("__dlpack__: cannot export a tensor with negative strides (e.g. t[::-1]); "
                                "call .contiguous() first");
-    auto* e = new Export{t, t.shape(), t.strides(), {}};
+    auto* e = new Export{t.impl->storage, t.shape(), t.strides(), {}};
     dl::DataType dt{};
     switch (t.dtype()) {
       case DType::Float32: dt = {dl::kDLFloat, 32, 1}; break;

@@ -98,6 +98,7 @@ PYBIND11_MODULE(_C, m) {
     tt::set_num_threads(n);
   });
   m.def("_get_num_threads", [] { return tt::num_threads(); });
+  m.def("_max_threads", [] { return tt::max_threads(); });
   m.def("_blas_sgemm_gflops", [](int n, int reps) {
     // Times cblas_sgemm directly on n x n matrices (the benchmark's "OpenBLAS itself" row).
     // OpenBLAS's own threads, as many as tinytorch uses, for this measurement only.

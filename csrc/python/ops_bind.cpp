@@ -20,6 +20,9 @@ static Tensor as_index(const py::handle& obj, const char* op) {
 }
 
 static std::vector<Tensor> tensor_list(const py::handle& seq, const char* op) {
+  if (py::isinstance<tt::TensorImpl>(seq) || !(PyList_Check(seq.ptr()) || PyTuple_Check(seq.ptr())))
+    throw tt::TypeError(std::string(op) + ": expected a list or tuple of tensors, got " +
+                        std::string(py::str(py::type::of(seq).attr("__name__"))) + "; e.g. tt." + op + "([a, b])");
   std::vector<Tensor> ts;
   for (auto item : seq) ts.push_back(as_tensor(item));
   if (ts.empty()) throw tt::ValueError(std::string(op) + ": expected a non-empty list of tensors");
@@ -120,8 +123,9 @@ void bind_ops(py::module_& m) {
      py::arg("pad_value") = 0.0);
   m.def("col2im", [](const py::handle& cols, Pair output_size, Pair kernel, Pair stride, Pair padding) {
     Tensor t = as_tensor(cols);
-    const int64_t kk = kernel.first * kernel.second;
-    if (t.dim() != 3 || kernel.first < 1 || kernel.second < 1 || t.shape()[1] % kk != 0)
+    int64_t kk = 0;  // checked: a (2**32, 2**32) kernel wrapped to 0 and divided by it
+    if (t.dim() != 3 || kernel.first < 1 || kernel.second < 1 ||
+        __builtin_mul_overflow(kernel.first, kernel.second, &kk) || t.shape()[1] % kk != 0)
       throw tt::ValueError("col2im: columns must be (batch, channels * kh * kw, positions) for kernel (" +
                            std::to_string(kernel.first) + ", " + std::to_string(kernel.second) + "), got shape " +
                            tt::shape_str(t.shape()));
@@ -132,19 +136,24 @@ void bind_ops(py::module_& m) {
      py::arg("padding") = Pair{0, 0});
 
   // indexing
-  m.def("gather", [](const py::handle& x, int64_t dim, const py::handle& idx) {
-    return tt::gather(as_tensor(x), dim, as_index(idx, "gather"));
-  });
-  m.def("index_select", [](const py::handle& x, int64_t dim, const py::handle& idx) {
-    return tt::index_select(as_tensor(x), dim, as_index(idx, "index_select"));
-  });
-  m.def("take", [](const py::handle& x, const py::handle& idx) { return tt::take(as_tensor(x), as_index(idx, "take")); });
-  m.def("index_add", [](const py::handle& x, int64_t dim, const py::handle& idx, const py::handle& src) {
-    return tt::index_add(as_tensor(x), dim, as_index(idx, "index_add"), as_tensor(src));
-  });
-  m.def("scatter_add", [](const py::handle& x, int64_t dim, const py::handle& idx, const py::handle& src) {
-    return tt::scatter_add(as_tensor(x), dim, as_index(idx, "scatter_add"), as_tensor(src));
-  });
+  // Arguments arrive as Python objects and are converted here, so a wrong type gets a message
+  // naming the function and the argument rather than pybind's signature dump.
+  m.def("gather", [](const py::handle& x, const py::handle& dim, const py::handle& idx) {
+    return tt::gather(as_tensor(x), int_from_py(dim, "gather", "dim"), as_index(idx, "gather"));
+  }, py::arg("x"), py::arg("dim"), py::arg("index"));
+  m.def("index_select", [](const py::handle& x, const py::handle& dim, const py::handle& idx) {
+    return tt::index_select(as_tensor(x), int_from_py(dim, "index_select", "dim"), as_index(idx, "index_select"));
+  }, py::arg("x"), py::arg("dim"), py::arg("index"));
+  m.def("take", [](const py::handle& x, const py::handle& idx) { return tt::take(as_tensor(x), as_index(idx, "take")); },
+        py::arg("x"), py::arg("index"));
+  m.def("index_add", [](const py::handle& x, const py::handle& dim, const py::handle& idx, const py::handle& src) {
+    return tt::index_add(as_tensor(x), int_from_py(dim, "index_add", "dim"), as_index(idx, "index_add"),
+                         as_tensor(src));
+  }, py::arg("x"), py::arg("dim"), py::arg("index"), py::arg("src"));
+  m.def("scatter_add", [](const py::handle& x, const py::handle& dim, const py::handle& idx, const py::handle& src) {
+    return tt::scatter_add(as_tensor(x), int_from_py(dim, "scatter_add", "dim"), as_index(idx, "scatter_add"),
+                           as_tensor(src));
+  }, py::arg("x"), py::arg("dim"), py::arg("index"), py::arg("src"));
   m.def("embedding", [](const Tensor& weight, const py::handle& idx) {
     return tt::embedding(weight, as_index(idx, "embedding"));
   });

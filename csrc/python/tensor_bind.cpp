@@ -221,11 +221,15 @@ void install_number_slots(const py::handle& cls) {
 }
 
 void bind_tensor(py::module_& m) {
-  py::class_<TensorImpl, TensorPtr> cls(m, "Tensor", py::buffer_protocol(), py::dynamic_attr(),
+  py::class_<TensorImpl, TensorPtr> cls(m, "Tensor", py::dynamic_attr(),
                                         py::custom_type_setup([](PyHeapTypeObject* heap_type) {
                                           // hooks referring back to their tensor: python/hook_gc.h
                                           heap_type->ht_type.tp_traverse = traverse_tensor;
                                           heap_type->ht_type.tp_clear = clear_tensor;
+                                          // memoryview(t): exports own the storage (convert.h)
+                                          heap_type->as_buffer.bf_getbuffer = tensor_getbuffer;
+                                          heap_type->as_buffer.bf_releasebuffer = tensor_releasebuffer;
+                                          heap_type->ht_type.tp_as_buffer = &heap_type->as_buffer;
                                         }));
 
   cls.def(py::init([](const py::handle& data, bool requires_grad, const py::handle& dtype) {
@@ -263,7 +267,7 @@ void bind_tensor(py::module_& m) {
 
   // ---- numpy interop ----
   cls.def_property(
-      "data", [](py::object self) { return to_numpy_view(self.cast<Tensor>(), self); },
+      "data", [](py::object self) { return to_numpy_view(self.cast<Tensor>()); },
       [](const Tensor& t, const py::handle& value) {
         // Replace the contents (TinyTorch code assigns new arrays to .data).
         // Float data keeps the tensor's float dtype; other data its own default.
@@ -281,25 +285,17 @@ void bind_tensor(py::module_& m) {
         t.impl->offset = src.offset();
         t.impl->dtype = src.dtype();
       });
-  cls.def("numpy", [](py::object self) { return to_numpy_view(self.cast<Tensor>(), self); },
+  cls.def("numpy", [](py::object self) { return to_numpy_view(self.cast<Tensor>()); },
           "A numpy array sharing this tensor's memory.");
   cls.def("__array__", [](py::object self, py::object dtype, py::object copy) {
-    py::array a = to_numpy_view(self.cast<Tensor>(), self);
+    if (!copy.is_none() && !PyBool_Check(copy.ptr()))
+      throw tt::TypeError("Tensor.__array__: copy must be True, False or None, got " +
+                          std::string(py::str(py::type::of(copy).attr("__name__"))) + " " + std::string(py::repr(copy)));
+    py::array a = to_numpy_view(self.cast<Tensor>());
     if (!dtype.is_none()) a = a.attr("astype")(dtype, py::arg("copy") = false);
-    if (!copy.is_none() && copy.cast<bool>()) a = a.attr("copy")();
+    if (copy.ptr() == Py_True) a = a.attr("copy")();
     return a;
   }, py::arg("dtype") = py::none(), py::arg("copy") = py::none());
-  cls.def_buffer([](TensorImpl& impl) {
-    Tensor t(std::shared_ptr<TensorImpl>(std::shared_ptr<TensorImpl>{}, &impl));
-    const ssize_t item = static_cast<ssize_t>(tt::itemsize(impl.dtype));
-    std::vector<ssize_t> shape(impl.shape.begin(), impl.shape.end()), strides;
-    for (int64_t s : impl.strides) strides.push_back(s * item);
-    std::string fmt = impl.dtype == DType::Float32   ? py::format_descriptor<float>::format()
-                      : impl.dtype == DType::Float64 ? py::format_descriptor<double>::format()
-                      : impl.dtype == DType::Int64   ? py::format_descriptor<int64_t>::format()
-                                                     : std::string("?");
-    return py::buffer_info(t.raw_data(), item, fmt, static_cast<ssize_t>(shape.size()), shape, strides);
-  });
   cls.def("item", [](const Tensor& t) { return scalar_value(t, "item"); });
 
   // ---- conversions ----
@@ -415,10 +411,10 @@ void bind_tensor(py::module_& m) {
   // dtype converts first, out must stay None.
   for (const char* name : {"sum", "mean", "max", "min", "logsumexp", "prod"}) {
     std::string n = name;
-    cls.def(name, [n](const Tensor& t, py::object axis, bool keepdims, py::object dim, py::object keepdim,
-                      const py::handle& dtype, const py::handle& out) {
+    cls.def(name, [n](const Tensor& t, py::object axis, const py::handle& keepdims_in, py::object dim,
+                      py::object keepdim, const py::handle& dtype, const py::handle& out) {
       if (!dim.is_none()) axis = dim;
-      if (!keepdim.is_none()) keepdims = keepdim.cast<bool>();
+      bool keepdims = bool_from_py(keepdim.is_none() ? keepdims_in : keepdim, n.c_str(), "keepdims");
       check_no_out(out, n.c_str());
       return reduce_dispatch(n.c_str(), with_dtype(t, dtype), axis, keepdims);
     }, py::arg("axis") = py::none(), py::arg("keepdims") = false, py::kw_only(), py::arg("dim") = py::none(),
@@ -426,11 +422,12 @@ void bind_tensor(py::module_& m) {
   }
   for (const char* name : {"var", "std"}) {
     bool is_std = std::string(name) == "std";
-    cls.def(name, [is_std](const Tensor& t, py::object axis, int64_t ddof, bool keepdims, py::object dim,
-                           py::object keepdim, const py::handle& dtype, const py::handle& out) {
+    cls.def(name, [is_std](const Tensor& t, py::object axis, const py::handle& ddof_in, const py::handle& keepdims_in,
+                           py::object dim, py::object keepdim, const py::handle& dtype, const py::handle& out) {
       if (!dim.is_none()) axis = dim;
-      if (!keepdim.is_none()) keepdims = keepdim.cast<bool>();
       const char* op = is_std ? "std" : "var";
+      bool keepdims = bool_from_py(keepdim.is_none() ? keepdims_in : keepdim, op, "keepdims");
+      int64_t ddof = int_from_py(ddof_in, op, "ddof");
       check_no_out(out, op);
       auto axes = axes_from_py(axis, op);
       Tensor x = with_dtype(t, dtype);
@@ -441,11 +438,11 @@ void bind_tensor(py::module_& m) {
   }
   for (const char* name : {"argmax", "argmin"}) {
     bool is_max = std::string(name) == "argmax";
-    cls.def(name, [is_max](const Tensor& t, py::object axis, bool keepdims, py::object dim, py::object keepdim,
-                           const py::handle& out) {
+    cls.def(name, [is_max](const Tensor& t, py::object axis, const py::handle& keepdims_in, py::object dim,
+                           py::object keepdim, const py::handle& out) {
       const char* op = is_max ? "argmax" : "argmin";
       if (!dim.is_none()) axis = dim;
-      if (!keepdim.is_none()) keepdims = keepdim.cast<bool>();
+      bool keepdims = bool_from_py(keepdim.is_none() ? keepdims_in : keepdim, op, "keepdims");
       check_no_out(out, op);
       std::optional<int64_t> ax;
       if (!axis.is_none()) {

@@ -81,6 +81,9 @@ def tensor(data, requires_grad=False, dtype=None):
 
 def from_numpy(array):
     """A tensor sharing `array`'s memory when its dtype is supported and it is writable and aligned."""
+    if not isinstance(array, _np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}; "
+                        f"use tt.Tensor(data) for lists and scalars")
     return Tensor(array, dtype=array.dtype)
 
 
@@ -101,6 +104,10 @@ def set_num_threads(n):
     """
     if isinstance(n, _builtins.bool) or not isinstance(n, (_builtins.int, _np.integer)):
         raise TypeError(f"set_num_threads: expected an int, got {type(n).__name__}")
+    limit = _C._max_threads()
+    if not 1 <= n <= limit:  # checked here too: ints beyond C's int never reach the binding
+        raise ValueError(f"set_num_threads: the thread count must be between 1 and {limit} "
+                         f"(4 per core on this machine), got {n}")
     _C._set_blas_threads(_builtins.int(n))
 
 

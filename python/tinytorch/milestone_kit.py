@@ -2,6 +2,7 @@
 training flags with the same checks, and the progress bar."""
 import argparse
 import math
+import numbers
 import sys
 import time
 
@@ -28,6 +29,11 @@ def add_training_flags(parser, steps, lr, steps_help, lr_help, seed_help, quiet_
 def check_training_flags(parser, args, counts=("steps",)):
     """argparse errors (exit status 2) for bad values: each of `counts` must be >= 1,
     --lr a finite number > 0 (float() accepts 'nan' and 'inf'), --seed in numpy's [0, 2**32)."""
+    if not isinstance(parser, argparse.ArgumentParser) or not all(
+            hasattr(args, name) for name in (*counts, "lr", "seed")):
+        raise TypeError(f"check_training_flags: expected the parser from milestone_parser() and the args it "
+                        f"parsed (with {', '.join((*counts, 'lr', 'seed'))}), got {type(parser).__name__} and "
+                        f"{type(args).__name__}")
     for name in counts:
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
@@ -55,6 +61,8 @@ class _NoBar:
 
 def progress(iterable, quiet, desc="training", **tqdm_args):
     """A tqdm bar over iterable ("step" units), hidden when quiet; a bare stand-in without tqdm."""
+    if not hasattr(iterable, "__iter__"):
+        raise TypeError(f"progress: expected an iterable (e.g. range(steps)), got {type(iterable).__name__}")
     try:
         from tqdm import tqdm
     except ImportError:  # tqdm is a dependency of tinytorch, but a bare environment still trains
@@ -69,6 +77,12 @@ def fit(model, loss_fn, optimizer, next_batch, steps, quiet, desc="training"):
     Returns the loss of every step. Raises FloatingPointError naming the step when
     the loss stops being finite (the scripts tell the user to lower --lr).
     """
+    _check_training_parts("fit", model, loss_fn, optimizer)
+    if not callable(next_batch):
+        raise TypeError(f"fit: next_batch must be a function step -> (inputs, targets), got "
+                        f"{type(next_batch).__name__}")
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
+        raise TypeError(f"fit: steps must be an int >= 0, got {type(steps).__name__} ({steps!r})")
     losses = []
     bar = progress(range(steps), quiet, desc)
     try:
@@ -105,8 +119,19 @@ def timed_training(train):
     return result, time.perf_counter() - start
 
 
+def _check_training_parts(caller, model, loss_fn, optimizer=None, need_optimizer=True):
+    """TypeError naming `caller` when the model, loss or optimizer is not what the helper needs."""
+    for what, value in (("model", model), ("loss_fn", loss_fn)):
+        if not callable(value):
+            raise TypeError(f"{caller}: {what} must be callable (a layer or loss), got {type(value).__name__}")
+    if need_optimizer and not (hasattr(optimizer, "step") and hasattr(optimizer, "zero_grad")):
+        raise TypeError(f"{caller}: optimizer must have step() and zero_grad() (e.g. tinytorch SGD or Adam), "
+                        f"got {type(optimizer).__name__}")
+
+
 def evaluate_classifier(model, loss_fn, x, y):
     """(loss, accuracy, predicted classes) of a logits model on x, y, without recording a graph."""
+    _check_training_parts("evaluate_classifier", model, loss_fn, need_optimizer=False)
     from . import no_grad
     with no_grad():
         logits = model(x)
@@ -117,6 +142,8 @@ def evaluate_classifier(model, loss_fn, x, y):
 
 def format_loss(value):
     """4 decimals, or scientific notation once that would print 0.0000."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"format_loss: expected a number (a loss value), got {type(value).__name__} ({value!r})")
     return f"{value:.4f}" if value >= 1e-4 else f"{value:.2e}"
 
 

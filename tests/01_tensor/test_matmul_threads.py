@@ -85,7 +85,7 @@ def test_attention_heads_in_parallel_match_one_thread(threads):
 def test_set_num_threads_validates():
     with pytest.raises(TypeError, match="set_num_threads"):
         tt.set_num_threads(1.5)
-    with pytest.raises(ValueError, match="must be >= 1"):
+    with pytest.raises(ValueError, match="must be between 1 and"):
         tt.set_num_threads(0)
 
 

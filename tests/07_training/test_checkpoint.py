@@ -343,11 +343,14 @@ def test_flipped_data_bit_is_detected_and_changes_nothing(saved, tmp_path, name,
 
 
 def strip_checksums(path, target):
-    """Rewrite `path` without tinytorch's checksum metadata, as another safetensors writer would."""
+    """Rewrite `path` without tinytorch's checksum metadata, as another safetensors writer (or a
+    tinytorch before checksums, which wrote format version 1) would."""
     raw = path.read_bytes()
     (n,) = struct.unpack("<Q", raw[:8])
     header = json.loads(raw[8:8 + n])
     del header["__metadata__"]["tinytorch.sha256"]
+    del header["__metadata__"]["tinytorch.header_sha256"]
+    header["__metadata__"]["format_version"] = "1"
     encoded = json.dumps(header).encode()
     target.write_bytes(struct.pack("<Q", len(encoded)) + encoded + raw[8 + n:])
     return target

@@ -163,6 +163,10 @@ class TestFormat:
         assert raw[8:8 + n].decode("utf-8").rstrip(" ").endswith("}")
         metadata = header.pop("__metadata__")
         checksums = json.loads(metadata.pop("tinytorch.sha256"))  # SHA-256 of each tensor's bytes
+        header_digest = metadata.pop("tinytorch.header_sha256")  # SHA-256 of the canonical header without it
+        canonical = json.dumps({**header, "__metadata__": {**metadata, "tinytorch.sha256": json.dumps(
+            checksums, separators=(",", ":"))}}, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        assert header_digest == hashlib.sha256(canonical.encode()).hexdigest()
         assert metadata == {"note": "héllo"}
         assert list(header) == list(tensors) == list(checksums)
         position = 0

@@ -56,7 +56,13 @@ class Embedding(Module):
 
     def forward(self, indices):
         lookup = _overrides.get("embedding", _C.embedding)  # a student's Embedding under use_student(05)
-        return lookup(self.weight, _token_ids(indices))
+        try:
+            return lookup(self.weight, _token_ids(indices))
+        except (IndexError, ValueError, TypeError) as err:  # name the layer the user called, not the op
+            message = str(err)
+            if message.startswith("embedding:"):
+                raise type(err)("Embedding:" + message[len("embedding:"):]) from None
+            raise
 
     def extra_repr(self):
         return f"vocab_size={self.vocab_size}, embed_dim={self.embed_dim}"

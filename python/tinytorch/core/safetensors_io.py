@@ -29,6 +29,17 @@ readers ignore it, as the format allows any str -> str metadata), and
 from the metadata it returns. Files without the key -- written by other
 safetensors tools or by older tinytorch versions -- still load, unverified:
 refusing them would lock users out of weights they saved.
+
+The tensor digests do not cover the header itself: a flipped bit in a
+metadata string (``"lr": 0.01`` becoming ``0.03``) or in a shape of the same
+byte size would still load. ``save_file`` therefore also stores
+``"tinytorch.header_sha256"``: the SHA-256 of the whole header -- every
+tensor entry and all metadata, the tensor digests included -- serialized
+canonically (sorted keys, no spaces, ASCII) without this one key.
+``load_file`` verifies it when present; ``load_file(path,
+require_checksums=True)`` (what training checkpoints use) refuses a file
+that lacks either digest, so a bit flip in a digest's own key name cannot
+turn checking off.
 """
 
 import hashlib
@@ -66,11 +77,20 @@ _HEADER_LENGTH_BYTES = 8
 _MAX_HEADER_BYTES = 100_000_000  # the reference implementation's limit
 _METADATA_KEY = "__metadata__"
 _CHECKSUM_KEY = "tinytorch.sha256"  # inside __metadata__: {"<tensor name>": "<sha256 hex>"}
+_HEADER_CHECKSUM_KEY = "tinytorch.header_sha256"  # inside __metadata__: SHA-256 of the canonical header
+_RESERVED_KEYS = (_CHECKSUM_KEY, _HEADER_CHECKSUM_KEY)
 
 
 def _digest(array: np.ndarray) -> str:
     """SHA-256 of the bytes the tensor occupies in the file."""
     return hashlib.sha256(memoryview(array).cast("B") if array.nbytes else b"").hexdigest()
+
+
+def _header_digest(header: dict) -> str:
+    """SHA-256 of the header (without its own digest) in one canonical serialization, so the
+    writer and the reader hash the same bytes whatever the key order or spacing on disk."""
+    canonical = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
 # ----------------------------------------------------------------------------
@@ -108,9 +128,10 @@ def _check_metadata(metadata) -> Optional[Dict[str, str]]:
         return None
     if not isinstance(metadata, Mapping):
         raise TypeError(f"save_file: metadata must be a dict of str -> str, got {type(metadata).__name__}")
-    if _CHECKSUM_KEY in metadata:
-        raise ValueError(f"save_file: the metadata key {_CHECKSUM_KEY!r} is reserved for the tensors' "
-                         f"checksums, which save_file computes itself; rename that key")
+    for reserved in _RESERVED_KEYS:
+        if reserved in metadata:
+            raise ValueError(f"save_file: the metadata key {reserved!r} is reserved for the tensors' "
+                             f"checksums, which save_file computes itself; rename that key")
     for key, value in metadata.items():
         if not isinstance(key, str) or not isinstance(value, str):
             raise TypeError(f"save_file: metadata must map str -> str, got {key!r}: {value!r} "
@@ -128,6 +149,7 @@ def _build_header(arrays: Dict[str, np.ndarray], metadata: Optional[Dict[str, st
                         "shape": list(array.shape),
                         "data_offsets": [offset, offset + array.nbytes]}
         offset += array.nbytes
+    header[_METADATA_KEY][_HEADER_CHECKSUM_KEY] = _header_digest(header)
     encoded = json.dumps(header, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     # Pad with spaces (allowed by the format) so the byte buffer starts at a
     # multiple of 8 bytes, which lets readers map tensors without copying.
@@ -141,7 +163,8 @@ def _create_temp_file(directory: str, basename: str):
     would make it private to its owner)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(100):
-        temp_path = os.path.join(directory, f".{basename}.{os.urandom(6).hex()}.tmp")
+        # The writer's pid is in the name: a later save can tell a dead writer's leftover from a live one's.
+        temp_path = os.path.join(directory, f".{basename}.{os.getpid()}.{os.urandom(6).hex()}.tmp")
         try:
             return os.open(temp_path, flags, 0o666), temp_path
         except FileExistsError:
@@ -183,6 +206,37 @@ def save_file(tensors: Mapping[str, object], path, metadata: Optional[Mapping[st
             pass
         raise
     _fsync_directory(directory)
+    _remove_orphaned_temp_files(directory, os.path.basename(path))
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists (another user's), or cannot tell: keep its file
+    return True
+
+
+def _remove_orphaned_temp_files(directory: str, basename: str) -> None:
+    """Delete temporary files left by saves to the same path whose process died mid-write
+    (killed, power loss). A live writer's file (another process saving right now) is kept."""
+    prefix, suffix = f".{basename}.", ".tmp"
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(suffix)):
+            continue
+        pid_text, _, token = name[len(prefix):-len(suffix)].partition(".")
+        if not (pid_text.isdigit() and len(token) == 12) or _process_alive(int(pid_text)):
+            continue
+        try:
+            os.unlink(os.path.join(directory, name))
+        except OSError:
+            pass
 
 
 def _fsync_directory(directory: str) -> None:
@@ -290,15 +344,22 @@ def _bf16_to_float32(raw: np.ndarray) -> np.ndarray:
     return (raw.astype(np.uint32) << 16).view(np.float32)
 
 
-def load_file(path) -> Tuple[Dict[str, np.ndarray], Dict[str, str]]:
+def load_file(path, *, require_checksums: bool = False) -> Tuple[Dict[str, np.ndarray], Dict[str, str]]:
     """Read a safetensors file -> ``(tensors, metadata)``.
 
     ``tensors`` maps names to new, writable numpy arrays (in file order);
     ``metadata`` is the ``__metadata__`` dict (without the checksums), or ``{}``. BF16 tensors are
     returned as float32 (exact). Every size and offset is checked against the
     file before anything is read, and every tensor against its saved SHA-256 when the
-    file has them; problems raise ``CheckpointError``.
+    file has them; problems raise ``CheckpointError``. The header itself is checked
+    against its saved digest too; ``require_checksums=True`` refuses files without digests.
     """
+    tensors, metadata, _ = read_verified(path, require_checksums=require_checksums)
+    return tensors, metadata
+
+
+def read_verified(path, *, require_checksums: bool = False):
+    """load_file, plus whether the file carried (and passed) both the header and the tensor digests."""
     path = os.fspath(path)
     with open(path, "rb") as f:
         file_size = os.fstat(f.fileno()).st_size
@@ -311,8 +372,12 @@ def load_file(path) -> Tuple[Dict[str, np.ndarray], Dict[str, str]]:
             _fail(path, f"header length {header_size} is larger than the rest of the file "
                         f"({file_size - _HEADER_LENGTH_BYTES} bytes): the file is truncated or corrupt")
         header = _parse_header(path, f.read(header_size))
+        header_verified = _verify_header_digest(path, header, require_checksums)
 
         metadata = _check_metadata_entry(path, header.pop(_METADATA_KEY, {}))
+        metadata.pop(_HEADER_CHECKSUM_KEY, None)  # verified above
+        if require_checksums and _CHECKSUM_KEY not in metadata:
+            _fail(path, f"it carries no {_CHECKSUM_KEY!r} tensor checksums, which this file type requires")
         entries = {name: _check_entry(path, name, entry) for name, entry in header.items()}
         checksums = _pop_checksums(path, metadata, entries)
         buffer_start = _HEADER_LENGTH_BYTES + header_size
@@ -336,7 +401,7 @@ def load_file(path) -> Tuple[Dict[str, np.ndarray], Dict[str, str]]:
                                       f"checksum saved with it: the file was corrupted after it was written "
                                       f"(disk or transfer error?). Restore it from a backup or re-download it")
             tensors[name] = _bf16_to_float32(array) if dtype == _BF16 else array
-    return tensors, metadata
+    return tensors, metadata, header_verified and checksums is not None
 
 
 def _pop_checksums(path: str, metadata: Dict[str, str], names) -> Optional[Dict[str, str]]:
@@ -352,3 +417,23 @@ def _pop_checksums(path: str, metadata: Dict[str, str], names) -> Optional[Dict[
         _fail(path, f"the {_CHECKSUM_KEY!r} metadata must map every tensor name (and nothing else) to a "
                     f"SHA-256 digest; the header's tensors and the checksums disagree")
     return checksums
+
+
+def _verify_header_digest(path: str, header: dict, required: bool) -> bool:
+    """Compare the header (minus its digest) with the digest saved in it; False when it has none."""
+    metadata = header.get(_METADATA_KEY)
+    saved = metadata.get(_HEADER_CHECKSUM_KEY) if isinstance(metadata, dict) else None
+    if saved is None:
+        if required:
+            _fail(path, f"it carries no {_HEADER_CHECKSUM_KEY!r} header checksum, which this file type requires")
+        return False
+    rest = {**header, _METADATA_KEY: {k: v for k, v in metadata.items() if k != _HEADER_CHECKSUM_KEY}}
+    try:
+        actual = _header_digest(rest)
+    except (ValueError, RecursionError) as err:  # e.g. absurd nesting
+        _fail(path, f"the header cannot be checked ({type(err).__name__}: {err})")
+    if saved != actual:
+        raise CheckpointError(f"load_file: {path!r}: the header (tensor names, shapes, dtypes or metadata) does "
+                              f"not match the checksum saved with it: the file was corrupted or edited after it "
+                              f"was written. Restore it from a backup or re-download it")
+    return True

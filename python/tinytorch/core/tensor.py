@@ -89,7 +89,7 @@ def _recorded_setitem(t, key, value):
     target_shape = positions.shape
     flat = np.ascontiguousarray(positions).reshape(-1)
     if np.unique(flat).size != flat.size:
-        raise RuntimeError("__setitem__: the index selects some elements more than once; assigning to repeated "
+        raise RuntimeError("Tensor.__setitem__: the index selects some elements more than once; assigning to repeated "
                            "positions is ambiguous and not differentiable (use tinytorch.index_add or "
                            "tinytorch.where instead)")
     v = value if isinstance(value, Tensor) else Tensor(np.asarray(value, dtype=t.dtype), dtype=t.dtype)

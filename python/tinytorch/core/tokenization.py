@@ -78,6 +78,8 @@ def _token_ids(ids, vocab_size: int, where: str) -> List[int]:
         if array.dtype.kind not in "iu":
             raise TypeError(f"{where} expects integer token ids, got dtype {array.dtype}")
         ids = array.tolist()
+    if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
+        raise TypeError(f"{where} expects a sequence of integer token ids, got {type(ids).__name__} ({ids!r})")
     result = []
     for token_id in ids:
         if isinstance(token_id, (bool, np.bool_)):
@@ -143,6 +145,9 @@ class CharTokenizer(Tokenizer):
     unk_id = 0
 
     def __init__(self, vocab: Optional[Iterable[str]] = None):
+        if vocab is not None and (isinstance(vocab, (bytes, bytearray)) or not isinstance(vocab, Iterable)):
+            raise TypeError(f"CharTokenizer: vocab must be None or an iterable of single characters, got "
+                            f"{type(vocab).__name__} ({vocab!r})")
         self._set_vocab([] if vocab is None else vocab)
 
     def build_vocab(self, corpus: Corpus) -> None:

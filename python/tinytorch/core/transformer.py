@@ -42,7 +42,12 @@ class LayerNorm(Module):
 
     def __init__(self, normalized_shape, eps=1e-5):
         super().__init__()
-        shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
+        shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else normalized_shape
+        if not isinstance(shape, (tuple, list)) or not all(
+                isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in shape):
+            raise TypeError(f"LayerNorm: normalized_shape must be an int or a tuple of ints, got "
+                            f"{type(normalized_shape).__name__} {normalized_shape!r}")
+        shape = tuple(shape)
         if not shape or any(int(d) < 1 for d in shape):
             raise ValueError(f"LayerNorm: normalized_shape must be positive sizes, got {normalized_shape!r}")
         self.normalized_shape = tuple(int(d) for d in shape)
