@@ -101,8 +101,8 @@ def apply_runtime(model, optimizations):
     if "kv_cache" in opts:
         from ..perf.memoization import cache_usable, enable_kv_cache
         if not cache_usable(model):
-            raise ValueError("kv_cache: the cached decoder cannot run this model (it needs the stock fused GPT "
-                             "in one float dtype; int8 layers are not among what it runs), so generate() would "
+            raise ValueError("apply_runtime: the cached decoder cannot run this model (it needs the stock fused "
+                             "GPT in one float dtype; int8 layers are not among what it runs), so kv_cache would "
                              "silently recompute the whole context: drop kv_cache or int8 from the optimizations")
         enable_kv_cache(model)
     return model
