@@ -6,6 +6,7 @@
 #include "autograd/api.h"
 #include "autograd/backward.h"
 #include "autograd/grad_mode.h"
+#include "core/profiler.h"
 #include "ops/nn_kernels.h"
 
 namespace tt {
@@ -549,6 +550,7 @@ Tensor scatter_add(const Tensor& self, int64_t dim, const Tensor& idx, const Ten
 }
 
 Tensor embedding(const Tensor& weight, const Tensor& indices) {
+  prof::KernelTimer timer("embedding");  // forward kernel time when profiling; a flag test when off
   if (weight.dim() != 2)
     fail<ValueError>("embedding: weight must be 2-D (vocab_size, embed_dim), got ", shape_str(weight.shape()));
   if (indices.dtype() != DType::Int64)

@@ -9,6 +9,12 @@
 //     forward op that records a node, counted under the node's forward name;
 //   - the matmul kernel (ops/matmul.cpp): timed with its FLOP count, so each
 //     call's GFLOP/s can be set against the machine's BLAS peak;
+//   - every other forward kernel: a KernelTimer at the entry of each family's
+//     dispatch function (ops::binary, unary, reduce, softmax, index ops, the
+//     copy behind clone/astype/contiguous, nn's linear/attention/layer_norm,
+//     the fused block and GPT forward), named as users know the op (add, exp,
+//     sum, layer_norm, ...). Kernels nest (linear holds its matmul); Python's
+//     summary splits each event's self time from its total;
 //   - the storage allocator (core/allocator.cpp): bytes requested, block bytes
 //     held and their peak, for blocks allocated while recording.
 // Events are kept in memory (a vector under a mutex, taken only when on) and

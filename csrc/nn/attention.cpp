@@ -21,6 +21,7 @@
 
 #include "autograd/api.h"
 #include "autograd/grad_mode.h"
+#include "core/profiler.h"
 #include "core/views.h"
 #include "nn/nn_backward.h"
 #include "ops/parallel.h"
@@ -289,6 +290,7 @@ bool mask_requires_grad(const AttentionMask& m) { return m.mask.defined() && m.m
 std::pair<Tensor, Tensor> scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                                        const AttentionMask& mask) {
   const char* op = "scaled_dot_product_attention";
+  prof::KernelTimer timer(op);  // forward kernel time when profiling; a flag test when off
   if (q.dim() < 2 || k.dim() < 2 || v.dim() < 2)
     fail<ValueError>(op, ": Q, K, V need at least 2 dims (..., seq, dim), got ", shape_str(q.shape()), ", ",
                      shape_str(k.shape()), ", ", shape_str(v.shape()));
@@ -311,6 +313,7 @@ static Tensor attention_composed(const Tensor& qkv, int64_t num_heads, const Att
 }
 
 Tensor attention_core(const Tensor& qkv_in, int64_t num_heads, const AttentionMask& mask, bool fused) {
+  prof::KernelTimer timer("attention");
   check_packed(qkv_in, num_heads);
   if (!fused || mask_requires_grad(mask)) return attention_composed(qkv_in, num_heads, mask);
   FusedShape s{qkv_in.shape()[0], qkv_in.shape()[1], qkv_in.shape()[2] / 3, num_heads, 0};

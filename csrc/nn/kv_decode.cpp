@@ -18,6 +18,7 @@
 
 #include "autograd/api.h"
 #include "autograd/grad_mode.h"
+#include "core/profiler.h"
 #include "ops/ops.h"
 #include "ops/parallel.h"
 
@@ -114,6 +115,7 @@ KVDecoder::KVDecoder(GPTParams p, int64_t heads, std::vector<Tensor> k, std::vec
 }
 
 Tensor KVDecoder::step(const Tensor& tokens, int64_t start) const {
+  prof::KernelTimer timer("kv_decode_step");  // forward kernel time when profiling; a flag test when off
   if (tokens.dim() != 2 || tokens.dtype() != DType::Int64)
     fail<ValueError>("KVCache step: tokens must be an int64 (batch, n_new) tensor, got ", shape_str(tokens.shape()),
                      " ", dtype_name(tokens.dtype()));

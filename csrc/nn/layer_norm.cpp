@@ -12,6 +12,7 @@
 
 #include "autograd/api.h"
 #include "autograd/grad_mode.h"
+#include "core/profiler.h"
 #include "nn/nn_backward.h"
 #include "ops/ops.h"
 
@@ -95,6 +96,7 @@ Tensor layer_norm(const Tensor& x_in, const Tensor& gamma, const Tensor& beta, d
   if (!is_floating(x_in.dtype()) || gamma.dtype() != x_in.dtype() || beta.dtype() != x_in.dtype())
     return tt::layer_norm(x_in, gamma, beta, eps);  // mixed dtypes: the generic op converts
   const DType dt = x_in.dtype();
+  prof::KernelTimer timer("layer_norm");  // forward kernel time when profiling; a flag test when off
   Tensor x = ops::contiguous(x_in), g = ops::contiguous(gamma), b = ops::contiguous(beta);
   const int64_t M = D ? x.numel() / D : 0;
   Tensor y = Tensor::empty(x.shape(), dt), mean = Tensor::empty({M}, dt), rstd = Tensor::empty({M}, dt);

@@ -16,6 +16,7 @@
 
 #include "autograd/api.h"
 #include "autograd/grad_mode.h"
+#include "core/profiler.h"
 #include "nn/nn_backward.h"
 #include "ops/ops.h"
 
@@ -125,6 +126,7 @@ Tensor linear_generic(const Tensor& x, const std::vector<Tensor>& ws, const std:
 }
 
 Tensor linear_impl(const Tensor& x, const std::vector<Tensor>& ws, const std::vector<Tensor>& bs, bool gelu) {
+  prof::KernelTimer timer(gelu ? "linear_gelu" : "linear");  // forward kernel time; a flag test when off
   if (ws.empty() || ws.size() != bs.size())
     fail<ValueError>("Linear: expected one bias slot per weight, got ", ws.size(), " weights and ", bs.size(), " biases");
   bool same_float = is_floating(x.dtype());

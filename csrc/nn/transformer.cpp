@@ -4,6 +4,7 @@
 #include "nn/transformer.h"
 
 #include "autograd/api.h"
+#include "core/profiler.h"
 
 namespace tt::nn {
 
@@ -32,6 +33,7 @@ Tensor mlp(const Tensor& x, const MLPParams& p, double dropout_p, bool training)
 
 Tensor transformer_block(const Tensor& x, const BlockParams& p, int64_t num_heads, const AttentionMask& mask,
                          double dropout_p, bool training) {
+  prof::KernelTimer timer("transformer_block");  // forward kernel time when profiling; a flag test when off
   check_3d(x, "TransformerBlock");
   Tensor a = multi_head_attention(nn::layer_norm(x, p.ln1.gamma, p.ln1.beta, p.ln1.eps), p.attn, num_heads, mask);
   Tensor x1 = add(x, dropout(a, dropout_p, training));
@@ -39,6 +41,7 @@ Tensor transformer_block(const Tensor& x, const BlockParams& p, int64_t num_head
 }
 
 Tensor gpt_forward(const Tensor& tokens, const GPTParams& p, int64_t num_heads, double dropout_p, bool training) {
+  prof::KernelTimer timer("gpt_forward");
   if (tokens.dim() != 2)
     fail<ValueError>("GPT: tokens must be (batch, seq_len), got shape ", shape_str(tokens.shape()));
   const int64_t T = tokens.shape()[1], max_len = p.position_embedding.shape()[0];

@@ -6,6 +6,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "core/profiler.h"
 #include "core/views.h"
 #include "ops/iter.h"
 #include "ops/ops.h"
@@ -77,6 +78,7 @@ namespace {
 
 // Copies src (already known to broadcast to dst's shape) into dst, casting.
 void copy_into(const Tensor& dst, const Tensor& src_in) {
+  prof::KernelTimer timer("copy");  // forward kernel time when profiling; a flag test when off
   if (dst.numel() == 0) return;
   const bool same_layout_in = src_in.dtype() == dst.dtype() && src_in.numel() == dst.numel() &&
                               src_in.is_contiguous() && dst.is_contiguous();
@@ -135,6 +137,7 @@ void copy_(const Tensor& dst, const Tensor& src) {
 }
 
 void fill_(const Tensor& dst, double value) {
+  prof::KernelTimer timer("fill_");
   dispatch(dst.dtype(), [&](auto tag) {
     using T = decltype(tag);
     T v;

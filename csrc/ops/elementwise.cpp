@@ -23,6 +23,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <xsimd/xsimd.hpp>
 
+#include "core/profiler.h"
 #include "ops/iter.h"
 #include "ops/ops.h"
 #include "ops/parallel.h"
@@ -373,6 +374,7 @@ void require_broadcast_to(const Shape& other, const Shape& target, const char* o
 }  // namespace
 
 Tensor binary(BinaryOp op, const Tensor& a_in, const Tensor& b_in) {
+  prof::KernelTimer timer(binary_name(op));  // forward kernel time when profiling; a flag test when off
   // References and holders instead of copies: this function is called in
   // hot Python loops on small tensors, where each allocation shows.
   Shape broadcast;
@@ -398,6 +400,7 @@ Tensor binary(BinaryOp op, const Tensor& a_in, const Tensor& b_in) {
 
 Tensor unary(UnaryOp op, const Tensor& a_in) {
   const char* name = unary_name(op);
+  prof::KernelTimer timer(name);
   const Tensor a = contiguous(a_in);
   const int64_t n = a.numel();
   if (op == UnaryOp::LogicalNot) {
@@ -443,6 +446,7 @@ Tensor bitwise_not(const Tensor& a_in) {
 }
 
 Tensor clip(const Tensor& a_in, std::optional<double> lo, std::optional<double> hi) {
+  prof::KernelTimer timer("clip");
   const Tensor a = contiguous(a_in);
   Tensor out = Tensor::empty(a.shape(), a.dtype());
   dispatch(a.dtype(), [&](auto tag) {
@@ -475,6 +479,7 @@ Tensor clip(const Tensor& a_in, std::optional<double> lo, std::optional<double> 
 }
 
 Tensor where(const Tensor& cond_in, const Tensor& a_in, const Tensor& b_in) {
+  prof::KernelTimer timer("where");
   const Shape ab = broadcast_shapes(a_in.shape(), b_in.shape(), "where");
   const Shape shape = broadcast_shapes(cond_in.shape(), ab, "where");
   const DType dt = promote(a_in.dtype(), b_in.dtype());
@@ -509,6 +514,7 @@ Tensor where(const Tensor& cond_in, const Tensor& a_in, const Tensor& b_in) {
 }
 
 Tensor masked_fill(const Tensor& a, const Tensor& mask_in, double value) {
+  prof::KernelTimer timer("masked_fill");
   require_broadcast_to(mask_in.shape(), a.shape(), "masked_fill", "mask");
   const Tensor mask = astype(mask_in, DType::Bool);  // nonzero = true
   Tensor out = clone(a);
@@ -534,6 +540,7 @@ Tensor masked_fill(const Tensor& a, const Tensor& mask_in, double value) {
 }
 
 void add_(const Tensor& a, const Tensor& b_in, double alpha) {
+  prof::KernelTimer timer("add_");
   require_broadcast_to(b_in.shape(), a.shape(), "add_", "the added tensor");
   // In place, the result must fit a's dtype: float into int (or int into
   // bool) would silently truncate, so refuse it like PyTorch does.

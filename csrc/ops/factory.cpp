@@ -13,6 +13,7 @@
 #include <mutex>
 #include <random>
 
+#include "core/profiler.h"
 #include "ops/ops.h"
 #include "ops/random.h"
 
@@ -119,6 +120,7 @@ void manual_seed(uint64_t seed) {
 }
 
 Tensor rand(const Shape& shape, DType dtype) {
+  prof::KernelTimer timer("rand");  // forward kernel time when profiling; a flag test when off
   check_shape(shape, "rand");
   Tensor out = Tensor::empty(shape, dtype);
   dispatch_float(dtype, "rand", [&](auto tag) {
@@ -133,6 +135,7 @@ Tensor rand(const Shape& shape, DType dtype) {
 }
 
 Tensor randn(const Shape& shape, DType dtype) {
+  prof::KernelTimer timer("randn");
   check_shape(shape, "randn");
   Tensor out = Tensor::empty(shape, dtype);
   dispatch_float(dtype, "randn", [&](auto tag) {
@@ -156,6 +159,7 @@ Tensor randn(const Shape& shape, DType dtype) {
 }
 
 Tensor randint(int64_t low, int64_t high, const Shape& shape) {
+  prof::KernelTimer timer("randint");
   if (low >= high)
     fail<ValueError>("randint: low must be < high, got low=", low, ", high=", high,
                      " (values are drawn from [low, high))");
@@ -174,6 +178,7 @@ Tensor randint(int64_t low, int64_t high, const Shape& shape) {
 }
 
 Tensor bernoulli_mask(const Shape& shape, double keep_prob, DType dtype) {
+  prof::KernelTimer timer("dropout_mask");
   if (!(keep_prob > 0.0 && keep_prob <= 1.0))
     fail<ValueError>("bernoulli_mask: keep_prob must be in (0, 1], got ", keep_prob,
                      " (dropout p must be in [0, 1))");

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "core/profiler.h"
 #include "core/views.h"
 #include "ops/iter.h"
 #include "ops/ops.h"
@@ -76,6 +77,7 @@ void accumulate(T& dst, T src) {
 }  // namespace
 
 Tensor gather(const Tensor& a_in, int64_t dim, const Tensor& index_in) {
+  prof::KernelTimer timer("gather");  // forward kernel time when profiling; a flag test when off
   require_int64_index(index_in, "gather");
   dim = normalize_dim(dim, a_in.dim(), "gather");
   if (index_in.dim() != a_in.dim())
@@ -106,6 +108,7 @@ Tensor gather(const Tensor& a_in, int64_t dim, const Tensor& index_in) {
 }
 
 Tensor index_select(const Tensor& a_in, int64_t dim, const Tensor& index) {
+  prof::KernelTimer timer("index_select");
   dim = normalize_dim(dim, a_in.dim(), "index_select");
   Tensor a = at_least_1d(a_in);
   std::vector<int64_t> idx = checked_index_vector(index, a.shape()[dim], dim, "index_select");
@@ -131,6 +134,7 @@ Tensor index_select(const Tensor& a_in, int64_t dim, const Tensor& index) {
 }
 
 Tensor take(const Tensor& a, const Tensor& index) {
+  prof::KernelTimer timer("take");
   require_int64_index(index, "take");
   const int64_t n = a.numel();
   // Unravelling a flat index through a's strides avoids copying a large strided input.
@@ -167,6 +171,7 @@ Tensor take(const Tensor& a, const Tensor& index) {
 }
 
 Tensor index_add(const Tensor& self_in, int64_t dim, const Tensor& index, const Tensor& src_in) {
+  prof::KernelTimer timer("index_add");
   dim = normalize_dim(dim, self_in.dim(), "index_add");
   Tensor self = at_least_1d(self_in), src = at_least_1d(src_in);
   std::vector<int64_t> idx = checked_index_vector(index, self.shape()[dim], dim, "index_add");
@@ -198,6 +203,7 @@ Tensor index_add(const Tensor& self_in, int64_t dim, const Tensor& index, const 
 }
 
 Tensor scatter_add(const Tensor& self_in, int64_t dim, const Tensor& index_in, const Tensor& src_in) {
+  prof::KernelTimer timer("scatter_add");
   require_int64_index(index_in, "scatter_add");
   dim = normalize_dim(dim, self_in.dim(), "scatter_add");
   if (index_in.dim() != self_in.dim() || src_in.dim() != self_in.dim())
@@ -231,6 +237,7 @@ Tensor scatter_add(const Tensor& self_in, int64_t dim, const Tensor& index_in, c
 }
 
 Tensor cat(const std::vector<Tensor>& ts, int64_t dim) {
+  prof::KernelTimer timer("cat");
   if (ts.empty()) fail<ValueError>("cat: expected a non-empty list of tensors");
   const Tensor& first = ts[0];
   if (first.dim() == 0)
@@ -261,6 +268,7 @@ Tensor cat(const std::vector<Tensor>& ts, int64_t dim) {
 }
 
 Tensor stack(const std::vector<Tensor>& ts, int64_t dim) {
+  prof::KernelTimer timer("stack");
   if (ts.empty()) fail<ValueError>("stack: expected a non-empty list of tensors");
   const Shape& shape = ts[0].shape();
   dim = normalize_dim(dim, ts[0].dim() + 1, "stack");
@@ -280,6 +288,7 @@ Tensor stack(const std::vector<Tensor>& ts, int64_t dim) {
 }
 
 Tensor one_hot(const Tensor& index, int64_t num_classes) {
+  prof::KernelTimer timer("one_hot");
   require_int64_index(index, "one_hot");
   if (num_classes < -1)
     fail<ValueError>("one_hot: num_classes must be -1 (infer from the data) or >= 0, got ", num_classes);
@@ -309,6 +318,7 @@ Tensor one_hot(const Tensor& index, int64_t num_classes) {
 }
 
 Tensor nonzero(const Tensor& a_in) {
+  prof::KernelTimer timer("nonzero");
   Tensor a = contiguous(a_in);
   const int64_t n = a.numel(), nd = a.dim();
   // Positions of nonzero elements as flat indices first, then unravelled.

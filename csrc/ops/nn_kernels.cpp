@@ -2,11 +2,13 @@
 
 #include <cmath>
 
+#include "core/profiler.h"
 #include "ops/ops.h"
 
 namespace tt::ops {
 
 LayerNormResult layer_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta_in, double eps) {
+  prof::KernelTimer timer("layer_norm");  // forward kernel time when profiling; a flag test when off
   if (x_in.dim() < 1) fail<ValueError>("layer_norm: input must have at least 1 dimension");
   const int64_t D = x_in.shape().back();
   if (gamma_in.shape() != Shape{D} || beta_in.shape() != Shape{D})
@@ -41,6 +43,7 @@ LayerNormResult layer_norm(const Tensor& x_in, const Tensor& gamma_in, const Ten
 }
 
 CrossEntropyResult cross_entropy(const Tensor& logits_in, const Tensor& targets_in, int64_t ignore_index) {
+  prof::KernelTimer timer("cross_entropy");
   if (logits_in.dim() != 2) fail<ValueError>("cross_entropy: logits must be 2-D (N, C), got ", shape_str(logits_in.shape()));
   if (targets_in.dtype() != DType::Int64)
     fail<TypeError>("cross_entropy: targets must be int64 class indices, got ", dtype_name(targets_in.dtype()),

@@ -24,6 +24,7 @@
 #include <string>
 #include <type_traits>
 
+#include "core/profiler.h"
 #include "ops/iter.h"
 #include "ops/ops.h"
 
@@ -244,6 +245,7 @@ template <class T> using MeanPartial = std::conditional_t<std::is_floating_point
 
 Tensor reduce(ReduceOp op, const Tensor& a, const std::vector<int64_t>& axes, bool keepdims) {
   const char* name = op_name(op);
+  prof::KernelTimer timer(name);  // forward kernel time when profiling; a flag test when off
   Plan p = make_plan(a, axes, keepdims, name);
   if ((op == ReduceOp::Max || op == ReduceOp::Min) && p.count == 0)
     fail<ValueError>(name, ": cannot reduce an empty tensor (shape ", shape_str(a.shape()), ", over ",
@@ -266,6 +268,7 @@ Tensor reduce(ReduceOp op, const Tensor& a, const std::vector<int64_t>& axes, bo
 // Two passes (mean, then squared deviations from it) in double: the one-pass
 // E[x^2] - E[x]^2 formula cancels catastrophically when the mean is large.
 Tensor var(const Tensor& a, const std::vector<int64_t>& axes, int64_t ddof, bool keepdims) {
+  prof::KernelTimer timer("var");
   Plan p = make_plan(a, axes, keepdims, "var");
   int64_t dof_count = 0;  // count - ddof: checked here, before the kernel and the backward use it
   if (__builtin_sub_overflow(p.count, ddof, &dof_count))
@@ -341,6 +344,7 @@ void arg_extreme(const T* x, int64_t outer, int64_t n, int64_t inner, int64_t* o
 
 Tensor arg_reduce(bool is_max, const Tensor& a, std::optional<int64_t> axis, bool keepdims) {
   const char* name = is_max ? "argmax" : "argmin";
+  prof::KernelTimer timer(name);
   const int64_t nd = a.dim();
   int64_t outer = 1, n = a.numel(), inner = 1;
   Shape out_shape;

@@ -20,6 +20,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <xsimd/xsimd.hpp>
 
+#include "core/profiler.h"
 #include "core/views.h"
 #include "ops/ops.h"
 
@@ -143,6 +144,7 @@ void exp_normalize(Mode mode, const T* x, T* y, int64_t outer, int64_t n, int64_
 }
 
 Tensor softmax_like(Mode mode, const Tensor& a_in, int64_t axis, const char* name) {
+  prof::KernelTimer timer(name);  // forward kernel time when profiling; a flag test when off
   const Tensor a = promote_to_float(a_in);
   return dispatch_float(a.dtype(), name, [&](auto tag) -> Tensor {
     using T = decltype(tag);
@@ -175,6 +177,7 @@ Tensor log_softmax(const Tensor& a, int64_t axis) {
 // otherwise one permuted copy puts them last.
 Tensor logsumexp(const Tensor& a_in, const std::vector<int64_t>& axes_in, bool keepdims) {
   const char* name = "logsumexp";
+  prof::KernelTimer timer(name);
   const int64_t nd = a_in.dim();
   std::vector<int64_t> axes = normalize_axes(axes_in, nd, name);
   std::vector<bool> reduced(nd, false);

@@ -7,6 +7,7 @@
 // the gradient of col2im, so both are differentiable to any order.
 #include <algorithm>
 
+#include "core/profiler.h"
 #include "ops/ops.h"
 #include "ops/parallel.h"
 
@@ -123,6 +124,7 @@ void col2im_kernel(const T* cols, T* x, const Window2d& g, int64_t N) {
 }  // namespace
 
 Tensor im2col(const Tensor& x_in, const Window2d& g, double pad_value) {
+  prof::KernelTimer timer("im2col");  // forward kernel time when profiling; a flag test when off
   check_window(g, x_in.shape(), "im2col");
   const Tensor x = contiguous(x_in);
   const int64_t N = x.shape()[0];
@@ -135,6 +137,7 @@ Tensor im2col(const Tensor& x_in, const Window2d& g, double pad_value) {
 }
 
 Tensor col2im(const Tensor& cols_in, const Window2d& g) {
+  prof::KernelTimer timer("col2im");
   const Shape& s = cols_in.shape();
   if (s.size() != 3)
     fail<ValueError>("col2im: expected (batch, channels * kh * kw, positions) columns, got shape ", shape_str(s));

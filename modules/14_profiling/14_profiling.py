@@ -44,8 +44,8 @@ from tinytorch.profiling.profiler import Profiler, machine_peak_gflops, record_f
 # ## Worked example: the engine profiler on a tiny graph
 # `y = ((a @ b) @ c).sum()` with `a (4, 3)`, `b (3, 5)`, `c (5, 2)`. Inside the
 # `with` block the engine records every backward node it runs (with its time),
-# every forward op that records a graph node (counted), every matmul kernel
-# (timed, with its FLOPs) and every allocation.
+# every forward op that records a graph node (counted), every forward kernel
+# (`matmul` with its FLOPs, `sum`, `add`, ...; timed) and every allocation.
 
 # %%
 a = tt.Tensor(np.ones((4, 3), np.float32), requires_grad=True)
@@ -314,7 +314,10 @@ assert mlp_activation_bytes(7, [10, 32, 16, 3]) == mem["requested_bytes"]
 #
 # A small GPT, one training step (forward, cross-entropy, backward, Adam),
 # with `record_function` ranges around the phases. The table lists the
-# backward nodes the engine ran and every matmul kernel with its GFLOP/s; we
+# backward nodes the engine ran and every kernel (`gpt_forward`, `layer_norm`,
+# `attention`, `linear`, ...), the matmuls with their GFLOP/s. Kernels nest:
+# `total ms` includes what ran inside (a `linear`'s `matmul`), `self ms` does
+# not, so add self times, never totals, across rows. We
 # set those against the machine's practical peak: the best of many 384x384
 # float32 products through the same engine (`machine_peak_gflops`).
 
@@ -388,6 +391,9 @@ print("trace written to", trace_path, f"({os.path.getsize(trace_path)} bytes)")
 #   timed there and recorded under the node's name.
 # * `csrc/autograd/node.cpp`: `set_history`, where every differentiable
 #   forward op records its node, is where forward ops are counted.
+# * `csrc/ops/elementwise.cpp`, `reduce.cpp`, `index.cpp`, ... and
+#   `csrc/nn/*.cpp`: one `prof::KernelTimer` at each forward kernel's entry
+#   (`binary`, `unary`, `reduce`, `linear`, `attention`, ...) times it.
 # * `csrc/ops/matmul.cpp`: the matmul kernel, timed with its `2 * M * N * K`
 #   FLOPs per product (the number your `matmul_flops` computes).
 # * `csrc/core/allocator.cpp`: where tensor memory comes from; the session

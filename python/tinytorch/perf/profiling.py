@@ -10,7 +10,11 @@ Two kinds of numbers live here:
 * Measured ones, from the C++ engine's recorder (csrc/core/profiler.h):
   `with Profiler() as prof:` (or `with prof.profile():`) switches it on;
   every backward node is timed, every recorded forward op counted, every
-  matmul timed with its FLOPs, and the storage allocator counts bytes. Then
+  forward kernel timed (`add`, `exp`, `sum`, `softmax`, `index_select`,
+  `layer_norm`, `attention`, `linear`, ... and matmul with its FLOPs), and
+  the storage allocator counts bytes. Kernels nest (a fused `linear` calls
+  `matmul`; a backward node calls forward kernels): each row's total time
+  includes what ran inside it, its self time does not. Then
   `prof.table()` (sorted by total time), `prof.export_chrome_trace(path)`
   (Chrome's "traceEvents" JSON: open it in Perfetto or chrome://tracing) and
   `prof.memory_stats()` (from the allocator, not tracemalloc: tensor memory
@@ -129,6 +133,27 @@ def _display_name(name, kind):
     if kind == "forward" and name.endswith("Backward"):
         return name[: -len("Backward")]  # the node MatmulBackward is recorded by the forward op Matmul
     return name
+
+
+def _self_ns(events):
+    """Each event's own time: its duration minus that of the events nested directly inside it
+    on the same thread (a `linear` kernel minus its `matmul`, a backward node minus its kernels).
+    Events nest properly on a thread (RAII timers, ranges), so one stack per thread finds parents."""
+    own = [dur for _, _, _, dur, _, _ in events]
+    order = sorted(range(len(events)), key=lambda i: (events[i][5], events[i][2], -events[i][3]))
+    stack, thread = [], None
+    for i in order:
+        _, kind, start, dur, _, tid = events[i]
+        if tid != thread:
+            stack, thread = [], tid
+        if kind == "forward":  # an instant (the op recorded its node): no duration to take away
+            continue
+        while stack and events[stack[-1]][2] + events[stack[-1]][3] <= start:
+            stack.pop()
+        if stack:
+            own[stack[-1]] -= dur
+        stack.append(i)
+    return own
 
 
 def _stats(samples_ms, percentiles):
@@ -359,22 +384,27 @@ class Profiler:
         return dict(self._memory)
 
     def summary(self, sort_by="total"):
-        """One row per (op, kind): calls, total_ms, mean_us, flops, gflops_per_second, first_start_ns."""
+        """One row per (op, kind): calls, total_ms, self_ms, mean_us, flops, gflops_per_second, first_start_ns.
+
+        total_ms includes the kernels nested inside (a `linear`'s `matmul`); self_ms does not, so
+        the self_ms of all timed rows add up to the recorded time without counting anything twice."""
         self._require_session("summary")
         if sort_by not in _SORT_KEYS:
             raise ValueError(f"Profiler.summary: sort_by must be one of {_SORT_KEYS}, got {sort_by!r}")
         rows = {}
-        for name, kind, start, dur, flops, _ in self._events:
+        for (name, kind, start, dur, flops, _), own in zip(self._events, _self_ns(self._events)):
             key = (_display_name(name, kind), kind)
-            r = rows.setdefault(key, {"name": key[0], "kind": kind, "calls": 0, "total_ns": 0, "flops": 0.0,
-                                      "first_start_ns": start})
+            r = rows.setdefault(key, {"name": key[0], "kind": kind, "calls": 0, "total_ns": 0, "self_ns": 0,
+                                      "flops": 0.0, "first_start_ns": start})
             r["calls"] += 1
             r["total_ns"] += dur
+            r["self_ns"] += own
             r["flops"] += flops
         out = []
         for r in rows.values():
             total_s = r.pop("total_ns") / 1e9
             r["total_ms"] = total_s * 1e3
+            r["self_ms"] = r.pop("self_ns") / 1e6
             r["mean_us"] = total_s * 1e6 / r["calls"]
             r["gflops_per_second"] = r["flops"] / 1e9 / total_s if r["flops"] and total_s > 0 else None
             out.append(r)
@@ -388,17 +418,20 @@ class Profiler:
         rows = self.summary(sort_by)
         if isinstance(row_limit, bool) or not isinstance(row_limit, int) or row_limit < 1:
             raise ValueError(f"Profiler.table: row_limit must be a positive int, got {row_limit!r}")
-        lines = [f"{'op':<24}{'kind':<10}{'calls':>7}{'total ms':>11}{'mean us':>10}{'GFLOP/s':>10}"
+        lines = [f"{'op':<24}{'kind':<10}{'calls':>7}{'total ms':>11}{'self ms':>10}{'mean us':>10}{'GFLOP/s':>10}"
                  + (f"{'% peak':>8}" if peak_gflops else "")]
         for r in rows[:row_limit]:
             timed = r["kind"] != "forward"  # forward ops are counted where they record their node, not timed
             g = r["gflops_per_second"]
             line = (f"{r['name'][:23]:<24}{r['kind']:<10}{r['calls']:>7}"
-                    + (f"{r['total_ms']:>11.3f}{r['mean_us']:>10.1f}" if timed else f"{'-':>11}{'-':>10}")
+                    + (f"{r['total_ms']:>11.3f}{r['self_ms']:>10.3f}{r['mean_us']:>10.1f}" if timed
+                       else f"{'-':>11}{'-':>10}{'-':>10}")
                     + (f"{g:>10.1f}" if g else f"{'':>10}"))
             if peak_gflops:
                 line += f"{100 * g / peak_gflops:>7.1f}%" if g else ""
             lines.append(line)
+        lines.append("total ms includes the kernels nested inside a row (a linear's matmul, a backward node's "
+                     "kernels); self ms does not")
         m = self._memory
         lines.append(f"allocator: {m['allocations']} allocations, {m['requested_bytes']} bytes requested, "
                      f"peak held {m['peak_live_bytes']} bytes, still held {m['live_bytes']} bytes")
