@@ -275,23 +275,78 @@ TT_NOINLINE void map_simd(T* o, const T* x, int64_t n, F f) {
   }
 }
 
+// xsimd 8.1's kernels are wrong at the edges of the float range, and numpy
+// is not: double log reads the exponent bits before rescaling a subnormal
+// (log(1.1e-308) = -746.1, not -709.1); exp builds 2**k from exponent bits,
+// so results that are subnormal flush to 0 and results just below the
+// overflow threshold become inf (exp(709.7)); double erf gives nan for
+// +-DBL_MAX (0 * inf) and is ~20 ulps off for tiny arguments. Normal inputs
+// stay on the vector formula; only the lanes where it is wrong are redone
+// with libm, after one compare + movemask per batch (a rare branch).
+template <class T, class F>
+inline xsimd::batch<T> redo_lanes(xsimd::batch<T> v, xsimd::batch<T> r,
+                                  xsimd::batch_bool<T> wrong, F scalar) {
+  using Batch = xsimd::batch<T>;
+  if (!xsimd::any(wrong)) return r;
+  constexpr std::size_t W = Batch::size;
+  alignas(64) T vb[W], rb[W], mb[W];
+  v.store_aligned(vb);
+  r.store_aligned(rb);
+  xsimd::select(wrong, Batch(T(1)), Batch(T(0))).store_aligned(mb);
+  for (std::size_t k = 0; k < W; ++k)
+    if (mb[k] != T(0)) rb[k] = scalar(vb[k]);
+  return Batch::load_aligned(rb);
+}
+
+// Below the smallest normal (subnormals) xsimd's log is wrong; 0 and
+// negatives are right there but cost nothing to redo.
+template <class T>
+inline xsimd::batch<T> log_full(xsimd::batch<T> v) {
+  using Batch = xsimd::batch<T>;
+  return redo_lanes(v, xsimd::log(v), (v > Batch(T(0))) && (v < Batch(std::numeric_limits<T>::min())),
+                    [](T a) { return std::log(a); });
+}
+
+// xsimd's exp is exact inside [lo, hi], where exp(x) is a normal number
+// well away from overflow; outside it (or NaN) libm decides.
+template <class T>
+inline xsimd::batch<T> exp_full(xsimd::batch<T> v) {
+  using Batch = xsimd::batch<T>;
+  constexpr T lo = std::is_same_v<T, float> ? T(-87.0) : T(-708.0);
+  constexpr T hi = std::is_same_v<T, float> ? T(88.0) : T(709.0);
+  return redo_lanes(v, xsimd::exp(v), (v < Batch(lo)) || (v > Batch(hi)),
+                    [](T a) { return std::exp(a); });
+}
+
+// erf(x) = x * 2/sqrt(pi) * (1 - x**2/3 + ...): below 2**-28 the cubic term
+// is under half an ulp, so one rounded product is the answer; above 6,
+// erf is 1 to double precision (and the polynomial would give nan at inf*0).
+template <class T>
+inline xsimd::batch<T> erf_full(xsimd::batch<T> v) {
+  using Batch = xsimd::batch<T>;
+  const Batch a = xsimd::abs(v);
+  Batch r = xsimd::select(a < Batch(T(3.7252902984619141e-09)), v * Batch(T(1.1283791670955126)),
+                          xsimd::erf(v));
+  return redo_lanes(v, r, a > Batch(T(6)), [](T x) { return std::erf(x); });
+}
+
 template <class T>
 void float_unary(UnaryOp op, T* o, const T* x, int64_t n) {
   using Batch = xsimd::batch<T>;
   const Batch half(T(0.5)), one(T(1));
   switch (op) {
-    case UnaryOp::Exp: return map_simd(o, x, n, [](Batch v) { return xsimd::exp(v); });
-    case UnaryOp::Log: return map_simd(o, x, n, [](Batch v) { return xsimd::log(v); });
+    case UnaryOp::Exp: return map_simd(o, x, n, [](Batch v) { return exp_full(v); });
+    case UnaryOp::Log: return map_simd(o, x, n, [](Batch v) { return log_full(v); });
     case UnaryOp::Sqrt: return map_simd(o, x, n, [](Batch v) { return xsimd::sqrt(v); });
     case UnaryOp::Sin: return map_simd(o, x, n, [](Batch v) { return xsimd::sin(v); });
     case UnaryOp::Cos: return map_simd(o, x, n, [](Batch v) { return xsimd::cos(v); });
     case UnaryOp::Tanh: return map_simd(o, x, n, [](Batch v) { return xsimd::tanh(v); });
-    case UnaryOp::Erf: return map_simd(o, x, n, [](Batch v) { return xsimd::erf(v); });
+    case UnaryOp::Erf: return map_simd(o, x, n, [](Batch v) { return erf_full(v); });
     case UnaryOp::Sigmoid:
       // exp(-|x|) never overflows: for x >= 0 it is 1/(1+e), for x < 0 it is
       // e/(1+e), so +-1000 give exactly 1 and 0 with no inf in between.
       return map_simd(o, x, n, [&](Batch v) {
-        Batch e = xsimd::exp(-xsimd::abs(v));
+        Batch e = exp_full(-xsimd::abs(v));
         Batch r = one / (one + e);
         return xsimd::select(v >= Batch(T(0)), r, e * r);
       });
@@ -303,7 +358,7 @@ void float_unary(UnaryOp op, T* o, const T* x, int64_t n) {
     }
     case UnaryOp::GeluErf: {
       const Batch inv_sqrt2(T(0.7071067811865476));
-      return map_simd(o, x, n, [&](Batch v) { return half * v * (one + xsimd::erf(v * inv_sqrt2)); });
+      return map_simd(o, x, n, [&](Batch v) { return half * v * (one + erf_full(v * inv_sqrt2)); });
     }
     default:
       fail<RuntimeError>(unary_name(op), ": internal error, not a float op");
