@@ -298,24 +298,35 @@ inline xsimd::batch<T> redo_lanes(xsimd::batch<T> v, xsimd::batch<T> r,
   return Batch::load_aligned(rb);
 }
 
-// Below the smallest normal (subnormals) xsimd's log is wrong; 0 and
-// negatives are right there but cost nothing to redo.
+// A subnormal double is scaled by 2**54 into the normal range first (exact),
+// then log(x) = log(x * 2**54) - 54*ln2 (ln2 split hi/lo so the product is
+// exact). xsimd's float log rescales correctly and is left alone.
 template <class T>
 inline xsimd::batch<T> log_full(xsimd::batch<T> v) {
   using Batch = xsimd::batch<T>;
-  return redo_lanes(v, xsimd::log(v), (v > Batch(T(0))) && (v < Batch(std::numeric_limits<T>::min())),
-                    [](T a) { return std::log(a); });
+  if constexpr (std::is_same_v<T, float>) {
+    return xsimd::log(v);
+  } else {
+    const auto sub = (v > Batch(0.0)) && (v < Batch(std::numeric_limits<double>::min()));
+    if (!xsimd::any(sub)) return xsimd::log(v);
+    const Batch r = xsimd::log(xsimd::select(sub, v * Batch(18014398509481984.0), v));
+    const Batch ln2_hi(6.93147180369123816490e-01), ln2_lo(1.90821492927058770002e-10);
+    return xsimd::select(sub, (r - Batch(54.0) * ln2_hi) - Batch(54.0) * ln2_lo, r);
+  }
 }
 
-// xsimd's exp is exact inside [lo, hi], where exp(x) is a normal number
-// well away from overflow; outside it (or NaN) libm decides.
+// xsimd's exp is right inside [lo, hi], where exp(x) is a normal number away
+// from overflow, and right far outside (0 below the underflow limit, inf
+// above the overflow one). In the two thin bands between (subnormal results,
+// the last bit before overflow) libm decides.
 template <class T>
 inline xsimd::batch<T> exp_full(xsimd::batch<T> v) {
   using Batch = xsimd::batch<T>;
-  constexpr T lo = std::is_same_v<T, float> ? T(-87.0) : T(-708.0);
-  constexpr T hi = std::is_same_v<T, float> ? T(88.0) : T(709.0);
-  return redo_lanes(v, xsimd::exp(v), (v < Batch(lo)) || (v > Batch(hi)),
-                    [](T a) { return std::exp(a); });
+  constexpr bool f32 = std::is_same_v<T, float>;
+  constexpr T zero_below = f32 ? T(-104.5) : T(-745.5), lo = f32 ? T(-87.0) : T(-708.0);
+  constexpr T hi = f32 ? T(88.0) : T(709.0), inf_above = f32 ? T(89.0) : T(710.0);
+  const auto band = ((v < Batch(lo)) && (v >= Batch(zero_below))) || ((v > Batch(hi)) && (v <= Batch(inf_above)));
+  return redo_lanes(v, xsimd::exp(v), band, [](T a) { return std::exp(a); });
 }
 
 // erf(x) = x * 2/sqrt(pi) * (1 - x**2/3 + ...): below 2**-28 the cubic term
