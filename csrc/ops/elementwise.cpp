@@ -24,6 +24,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "ops/iter.h"
+#include "ops/simd_edges.h"
 #include "ops/ops.h"
 #include "ops/parallel.h"
 
@@ -275,71 +276,9 @@ TT_NOINLINE void map_simd(T* o, const T* x, int64_t n, F f) {
   }
 }
 
-// xsimd 8.1's kernels are wrong at the edges of the float range, and numpy
-// is not: double log reads the exponent bits before rescaling a subnormal
-// (log(1.1e-308) = -746.1, not -709.1); exp builds 2**k from exponent bits,
-// so results that are subnormal flush to 0 and results just below the
-// overflow threshold become inf (exp(709.7)); double erf gives nan for
-// +-DBL_MAX (0 * inf) and is ~20 ulps off for tiny arguments. Normal inputs
-// stay on the vector formula; only the lanes where it is wrong are redone
-// with libm, after one compare + movemask per batch (a rare branch).
-template <class T, class F>
-inline xsimd::batch<T> redo_lanes(xsimd::batch<T> v, xsimd::batch<T> r,
-                                  xsimd::batch_bool<T> wrong, F scalar) {
-  using Batch = xsimd::batch<T>;
-  if (!xsimd::any(wrong)) return r;
-  constexpr std::size_t W = Batch::size;
-  alignas(64) T vb[W], rb[W], mb[W];
-  v.store_aligned(vb);
-  r.store_aligned(rb);
-  xsimd::select(wrong, Batch(T(1)), Batch(T(0))).store_aligned(mb);
-  for (std::size_t k = 0; k < W; ++k)
-    if (mb[k] != T(0)) rb[k] = scalar(vb[k]);
-  return Batch::load_aligned(rb);
-}
-
-// A subnormal double is scaled by 2**54 into the normal range first (exact),
-// then log(x) = log(x * 2**54) - 54*ln2 (ln2 split hi/lo so the product is
-// exact). xsimd's float log rescales correctly and is left alone.
-template <class T>
-inline xsimd::batch<T> log_full(xsimd::batch<T> v) {
-  using Batch = xsimd::batch<T>;
-  if constexpr (std::is_same_v<T, float>) {
-    return xsimd::log(v);
-  } else {
-    const auto sub = (v > Batch(0.0)) && (v < Batch(std::numeric_limits<double>::min()));
-    if (!xsimd::any(sub)) return xsimd::log(v);
-    const Batch r = xsimd::log(xsimd::select(sub, v * Batch(18014398509481984.0), v));
-    const Batch ln2_hi(6.93147180369123816490e-01), ln2_lo(1.90821492927058770002e-10);
-    return xsimd::select(sub, (r - Batch(54.0) * ln2_hi) - Batch(54.0) * ln2_lo, r);
-  }
-}
-
-// xsimd's exp is right inside [lo, hi], where exp(x) is a normal number away
-// from overflow, and right far outside (0 below the underflow limit, inf
-// above the overflow one). In the two thin bands between (subnormal results,
-// the last bit before overflow) libm decides.
-template <class T>
-inline xsimd::batch<T> exp_full(xsimd::batch<T> v) {
-  using Batch = xsimd::batch<T>;
-  constexpr bool f32 = std::is_same_v<T, float>;
-  constexpr T zero_below = f32 ? T(-104.5) : T(-745.5), lo = f32 ? T(-87.0) : T(-708.0);
-  constexpr T hi = f32 ? T(88.0) : T(709.0), inf_above = f32 ? T(89.0) : T(710.0);
-  const auto band = ((v < Batch(lo)) && (v >= Batch(zero_below))) || ((v > Batch(hi)) && (v <= Batch(inf_above)));
-  return redo_lanes(v, xsimd::exp(v), band, [](T a) { return std::exp(a); });
-}
-
-// erf(x) = x * 2/sqrt(pi) * (1 - x**2/3 + ...): below 2**-28 the cubic term
-// is under half an ulp, so one rounded product is the answer; above 6,
-// erf is 1 to double precision (and the polynomial would give nan at inf*0).
-template <class T>
-inline xsimd::batch<T> erf_full(xsimd::batch<T> v) {
-  using Batch = xsimd::batch<T>;
-  const Batch a = xsimd::abs(v);
-  Batch r = xsimd::select(a < Batch(T(3.7252902984619141e-09)), v * Batch(T(1.1283791670955126)),
-                          xsimd::erf(v));
-  return redo_lanes(v, r, a > Batch(T(6)), [](T x) { return std::erf(x); });
-}
+using simd_edges::erf_full;
+using simd_edges::exp_full;
+using simd_edges::log_full;
 
 template <class T>
 void float_unary(UnaryOp op, T* o, const T* x, int64_t n) {

@@ -194,3 +194,18 @@ def test_log_softmax_logsumexp_cross_entropy_with_subnormal_logits(dt):
     target = np.array([0, 1, 3])
     want = torch.nn.functional.cross_entropy(tx, torch.from_numpy(target)).numpy()
     assert_ulps(np.asarray(tt.cross_entropy(t, tt.Tensor(target)).numpy()), np.asarray(want), 2, "cross_entropy")
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("axis", [1, 0])
+def test_softmax_keeps_subnormal_probabilities(dt, axis):
+    # exp(x - max) in the subnormal band used to flush to 0 inside SIMD batches (but not in the
+    # scalar tail); reference: the same formula in double with libm, rounded
+    lo, hi = (-104.0, -87.0) if dt == np.float32 else (-745.0, -708.0)
+    row = np.concatenate([[0.0], np.linspace(lo, hi, 39)]).astype(dt)
+    x = np.stack([row, row[::-1], np.zeros_like(row)]).astype(dt)
+    x = x if axis == 1 else np.ascontiguousarray(x.T)
+    e = np.exp(x.astype(np.float64) - x.max(axis=axis, keepdims=True).astype(np.float64))
+    want = (e / e.sum(axis=axis, keepdims=True)).astype(dt)
+    got = tt.softmax(tt.Tensor(x, dtype=dt), axis=axis).numpy()
+    assert_ulps(got, want, 2, f"softmax axis {axis} {np.dtype(dt)}")
