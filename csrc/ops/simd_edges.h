@@ -19,11 +19,16 @@ namespace tt::ops::simd_edges {
 // overflow threshold become inf (exp(709.7)); double erf gives nan for
 // +-DBL_MAX (0 * inf) and is ~20 ulps off for tiny arguments. Normal inputs
 // stay on the vector formula; only the lanes where it is wrong are redone
-// with libm, after one compare + movemask per batch (a rare branch).
-template <class T, class F>
-inline xsimd::batch<T> redo_lanes(xsimd::batch<T> v, xsimd::batch<T> r,
-                                  xsimd::batch_bool<T> wrong, F scalar) {
+// with libm, after a compare or two + movemask per batch (a rare branch).
+//
+// The slow path, out of line so the hot loop keeps its registers and no
+// stack buffers: `fine` narrows the cheap `coarse` test of the caller down
+// to the lanes that really need libm.
+template <class T, class Fine, class F>
+[[gnu::noinline, gnu::cold]] xsimd::batch<T> redo_lanes_cold(xsimd::batch<T> v, xsimd::batch<T> r,
+                                                             Fine fine, F scalar) {
   using Batch = xsimd::batch<T>;
+  const auto wrong = fine(v);
   if (!xsimd::any(wrong)) return r;
   constexpr std::size_t W = Batch::size;
   alignas(64) T vb[W], rb[W], mb[W];
@@ -33,6 +38,13 @@ inline xsimd::batch<T> redo_lanes(xsimd::batch<T> v, xsimd::batch<T> r,
   for (std::size_t k = 0; k < W; ++k)
     if (mb[k] != T(0)) rb[k] = scalar(vb[k]);
   return Batch::load_aligned(rb);
+}
+
+template <class T, class Fine, class F>
+inline xsimd::batch<T> redo_lanes(xsimd::batch<T> v, xsimd::batch<T> r, xsimd::batch_bool<T> coarse,
+                                  Fine fine, F scalar) {
+  if (__builtin_expect(!xsimd::any(coarse), 1)) return r;
+  return redo_lanes_cold(v, r, fine, scalar);
 }
 
 // A subnormal double is scaled by 2**54 into the normal range first (exact),
@@ -60,10 +72,13 @@ template <class T>
 inline xsimd::batch<T> exp_full(xsimd::batch<T> v) {
   using Batch = xsimd::batch<T>;
   constexpr bool f32 = std::is_same_v<T, float>;
-  constexpr T zero_below = f32 ? T(-104.5) : T(-745.5), lo = f32 ? T(-87.0) : T(-708.0);
-  constexpr T hi = f32 ? T(88.0) : T(709.0), inf_above = f32 ? T(89.0) : T(710.0);
-  const auto band = ((v < Batch(lo)) && (v >= Batch(zero_below))) || ((v > Batch(hi)) && (v <= Batch(inf_above)));
-  return redo_lanes(v, xsimd::exp(v), band, [](T a) { return std::exp(a); });
+  static constexpr T zero_below = f32 ? T(-104.5) : T(-745.5), lo = f32 ? T(-87.0) : T(-708.0);
+  static constexpr T hi = f32 ? T(88.0) : T(709.0), inf_above = f32 ? T(89.0) : T(710.0);
+  const auto band = [](Batch u) {
+    return ((u < Batch(lo)) && (u >= Batch(zero_below))) || ((u > Batch(hi)) && (u <= Batch(inf_above)));
+  };
+  const Batch r = xsimd::exp(v);
+  return redo_lanes(v, r, (v < Batch(lo)) || (v > Batch(hi)), band, [](T a) { return std::exp(a); });
 }
 
 // erf(x) = x * 2/sqrt(pi) * (1 - x**2/3 + ...): below 2**-28 the cubic term
@@ -75,7 +90,8 @@ inline xsimd::batch<T> erf_full(xsimd::batch<T> v) {
   const Batch a = xsimd::abs(v);
   Batch r = xsimd::select(a < Batch(T(3.7252902984619141e-09)), v * Batch(T(1.1283791670955126)),
                           xsimd::erf(v));
-  return redo_lanes(v, r, a > Batch(T(6)), [](T x) { return std::erf(x); });
+  const auto all_huge = [](Batch u) { return xsimd::abs(u) > Batch(T(6)); };
+  return redo_lanes(v, r, a > Batch(T(6)), all_huge, [](T x) { return std::erf(x); });
 }
 
 }  // namespace tt::ops::simd_edges
