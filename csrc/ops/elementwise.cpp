@@ -25,6 +25,7 @@
 
 #include "core/profiler.h"
 #include "ops/iter.h"
+#include "ops/simd_edges.h"
 #include "ops/ops.h"
 #include "ops/parallel.h"
 
@@ -276,23 +277,27 @@ TT_NOINLINE void map_simd(T* o, const T* x, int64_t n, F f) {
   }
 }
 
+using simd_edges::erf_full;
+using simd_edges::exp_full;
+using simd_edges::log_full;
+
 template <class T>
 void float_unary(UnaryOp op, T* o, const T* x, int64_t n) {
   using Batch = xsimd::batch<T>;
   const Batch half(T(0.5)), one(T(1));
   switch (op) {
-    case UnaryOp::Exp: return map_simd(o, x, n, [](Batch v) { return xsimd::exp(v); });
-    case UnaryOp::Log: return map_simd(o, x, n, [](Batch v) { return xsimd::log(v); });
+    case UnaryOp::Exp: return map_simd(o, x, n, [](Batch v) { return exp_full(v); });
+    case UnaryOp::Log: return map_simd(o, x, n, [](Batch v) { return log_full(v); });
     case UnaryOp::Sqrt: return map_simd(o, x, n, [](Batch v) { return xsimd::sqrt(v); });
     case UnaryOp::Sin: return map_simd(o, x, n, [](Batch v) { return xsimd::sin(v); });
     case UnaryOp::Cos: return map_simd(o, x, n, [](Batch v) { return xsimd::cos(v); });
     case UnaryOp::Tanh: return map_simd(o, x, n, [](Batch v) { return xsimd::tanh(v); });
-    case UnaryOp::Erf: return map_simd(o, x, n, [](Batch v) { return xsimd::erf(v); });
+    case UnaryOp::Erf: return map_simd(o, x, n, [](Batch v) { return erf_full(v); });
     case UnaryOp::Sigmoid:
       // exp(-|x|) never overflows: for x >= 0 it is 1/(1+e), for x < 0 it is
       // e/(1+e), so +-1000 give exactly 1 and 0 with no inf in between.
       return map_simd(o, x, n, [&](Batch v) {
-        Batch e = xsimd::exp(-xsimd::abs(v));
+        Batch e = exp_full(-xsimd::abs(v));
         Batch r = one / (one + e);
         return xsimd::select(v >= Batch(T(0)), r, e * r);
       });
@@ -304,7 +309,7 @@ void float_unary(UnaryOp op, T* o, const T* x, int64_t n) {
     }
     case UnaryOp::GeluErf: {
       const Batch inv_sqrt2(T(0.7071067811865476));
-      return map_simd(o, x, n, [&](Batch v) { return half * v * (one + xsimd::erf(v * inv_sqrt2)); });
+      return map_simd(o, x, n, [&](Batch v) { return half * v * (one + erf_full(v * inv_sqrt2)); });
     }
     default:
       fail<RuntimeError>(unary_name(op), ": internal error, not a float op");

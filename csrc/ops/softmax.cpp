@@ -7,7 +7,8 @@
 // An all -inf (or +inf) slice uses shift 0 instead, so logsumexp gives -inf
 // rather than the nan of (-inf) - (-inf).
 //
-// exp goes through xsimd (glibc only vectorizes expf under -ffast-math);
+// exp goes through xsimd (glibc only vectorizes expf under -ffast-math),
+// wrapped so results that are subnormal are not flushed to 0 (simd_edges.h);
 // sums of exponentials are accumulated per SIMD lane and added in double
 // every block, so long rows keep float32 accuracy.
 #include <algorithm>
@@ -23,6 +24,7 @@
 #include "core/profiler.h"
 #include "core/views.h"
 #include "ops/ops.h"
+#include "ops/simd_edges.h"
 
 namespace tt::ops {
 namespace {
@@ -56,7 +58,7 @@ double exp_shifted(const T* x, T shift, T* y, int64_t n) {
     const int64_t end = std::min(n, start + kBlock);
     B acc(T(0));
     for (; i + W <= end; i += W) {
-      B e = xsimd::exp(B::load_unaligned(x + i) - sb);
+      B e = simd_edges::exp_full(B::load_unaligned(x + i) - sb);
       if (y) e.store_unaligned(y + i);
       acc += e;
     }
@@ -77,7 +79,7 @@ void exp_diff(const T* x, const T* shift, T* y, int64_t n) {
   constexpr int64_t W = B::size;
   int64_t j = 0;
   for (; j + W <= n; j += W)
-    xsimd::exp(B::load_unaligned(x + j) - B::load_unaligned(shift + j)).store_unaligned(y + j);
+    simd_edges::exp_full(B::load_unaligned(x + j) - B::load_unaligned(shift + j)).store_unaligned(y + j);
   for (; j < n; ++j) y[j] = std::exp(x[j] - shift[j]);
 }
 
