@@ -35,7 +35,8 @@ import time
 import numpy as np
 
 import tinytorch as tt
-from tinytorch.milestone_kit import check_resume_step, check_training_flags, load_for_resume, milestone_parser, progress
+from tinytorch.milestone_kit import (check_resume_step, check_training_flags, load_for_resume, milestone_parser,
+                                     progress, pyplot_for)
 from tinytorch.autograd import no_grad
 from tinytorch.core.checkpoint import save_checkpoint
 from tinytorch.core.losses import CrossEntropyLoss
@@ -170,13 +171,8 @@ def show_completions(model, tokenizer):
 
 
 def save_plot(losses, path, quiet):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print(f"--plot: matplotlib is not installed, so no plot was written to {path}. "
-              f"Install it with `pip install matplotlib` to get the loss curve.")
+    plt = pyplot_for(path, "the loss curve")
+    if plt is None:
         return
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(np.arange(1, len(losses) + 1), losses, linewidth=1.2)

@@ -40,7 +40,7 @@ import numpy as np
 from tinytorch.autograd import no_grad
 from tinytorch.capstone import measure, model_io
 from tinytorch.data.code_snippets import CODE_SNIPPETS
-from tinytorch.milestone_kit import milestone_parser
+from tinytorch.milestone_kit import milestone_parser, pyplot_for
 from tinytorch.core.losses import CrossEntropyLoss
 from tinytorch.core.optimizers import Adam
 from tinytorch.perf.compression import magnitude_prune, measure_sparsity
@@ -199,13 +199,8 @@ def print_table(rows, baseline):
 
 
 def save_plot(rows, path, quiet):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print(f"--plot: matplotlib is not installed, so no plot was written to {path}. "
-              f"Install it with `pip install matplotlib` to get the chart.")
+    plt = pyplot_for(path, "the chart")
+    if plt is None:
         return
     names = list(rows)
     axes_spec = [("tokens_per_s", "tokens/s (higher is better)", 1), ("peak_memory_bytes", "peak memory, KiB", 1024),

@@ -40,7 +40,7 @@ from tinytorch.core.losses import CrossEntropyLoss
 from tinytorch.core.optimizers import AdamW
 from tinytorch.core.transformer import GPT
 from tinytorch.milestone_kit import (check_resume_step, check_training_flags, format_loss, load_for_resume,
-                                     milestone_parser, progress)
+                                     milestone_parser, progress, pyplot_for)
 from tinytorch.perf.memoization import enable_kv_cache
 
 # A fixed selection of plain-Python standard-library modules (those missing on
@@ -212,13 +212,8 @@ def show_samples(model, args):
 
 
 def save_plot(history, path, quiet):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print(f"--plot: matplotlib is not installed, so no plot was written to {path}. "
-              f"Install it with `pip install matplotlib` to get the curves.")
+    plt = pyplot_for(path, "the curves")
+    if plt is None:
         return
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(np.arange(1, len(history["train"]) + 1), history["train"], linewidth=0.8, alpha=0.6, label="train batch")

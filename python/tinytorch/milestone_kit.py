@@ -7,7 +7,7 @@ import sys
 import time
 
 __all__ = ["milestone_parser", "add_training_flags", "check_training_flags", "progress", "fit", "fit_full_batch",
-           "timed_training", "evaluate_classifier", "format_loss", "load_for_resume", "check_resume_step"]
+           "timed_training", "evaluate_classifier", "format_loss", "load_for_resume", "check_resume_step", "pyplot_for"]
 
 
 QUIET_HELP = "no progress bar or progress messages (the summary is still printed)"
@@ -181,3 +181,16 @@ def check_resume_step(args, step):
     elif not args.quiet:
         print(f"Resumed from {args.checkpoint} at step {step}.")
     return 0
+
+
+def pyplot_for(path, what):
+    """matplotlib.pyplot on the file-only Agg backend for --plot, or None after saying why no plot is written."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print(f"--plot: matplotlib is not installed, so no plot was written to {path}. "
+              f"Install it with `pip install matplotlib` to get {what}.")
+        return None
+    return plt
