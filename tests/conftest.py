@@ -6,7 +6,15 @@ import pytest
 MODULES = ["module%02d" % i for i in range(1, 21)] + ["regression", "integration", "core", "course"]
 
 
+def pytest_addoption(parser):
+    parser.addoption("--long", action="store_true",
+                     help="long fuzz runs: 1000 examples per family in tests/regression/test_fuzz_ops.py "
+                          "(CI runs 150; TINYTORCH_FUZZ_EXAMPLES=N picks any number)")
+
+
 def pytest_configure(config):
+    if config.getoption("--long"):
+        os.environ.setdefault("TINYTORCH_FUZZ_EXAMPLES", "1000")  # read when the fuzz module is imported
     for m in MODULES:
         config.addinivalue_line("markers", f"{m}: tests of course {m}")
 

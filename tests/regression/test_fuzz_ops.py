@@ -7,7 +7,7 @@ float64.
 Each family runs in a child process, so a crash (segfault, abort, sanitizer
 report) fails the test with the child's output instead of killing pytest.
 Bounded for CI (TINYTORCH_FUZZ_EXAMPLES examples per family, default 150);
-set TINYTORCH_FUZZ_EXAMPLES=1000 for a long run.
+`pytest --long` (or TINYTORCH_FUZZ_EXAMPLES=1000) for a long run.
 """
 import os
 import subprocess
