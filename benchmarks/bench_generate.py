@@ -7,7 +7,7 @@ Two configurations, batch 1, the prompt then new tokens up to max_seq_len:
              max_seq_len 64), prompt 8, 56 new tokens;
   medium:    GPT(vocab 96, embed 256, 4 layers, 8 heads, max_seq_len 128), prompt 16, 112 new tokens.
 tinytorch: `model.generate(..., temperature=0, use_cache=False/True)` (the cached path is
-csrc/nn/kv_decode.cpp). PyTorch: an idiomatic GPT with the same weights (nn.Linear,
+csrc/nn/kv_decode.cpp). PyTorch: an idiomatic GPT with the same weights (one fused QKV nn.Linear,
 nn.LayerNorm, F.scaled_dot_product_attention, a preallocated per-layer K/V cache written
 with index assignment), greedy argmax under torch.inference_mode(), with the cache and
 without (the whole context re-run per token). Both run the same number of threads,
@@ -74,15 +74,20 @@ def torch_model(model):
             a = b.attention
             self.heads = heads
             self.ln1, self.ln2 = norm(b.ln1), norm(b.ln2)
-            self.q, self.k, self.v, self.o = (linear(a.q_proj), linear(a.k_proj), linear(a.v_proj),
-                                              linear(a.out_proj))
+            # one fused QKV projection, as PyTorch users write it (and as nn.MultiheadAttention does)
+            q, k, v = linear(a.q_proj), linear(a.k_proj), linear(a.v_proj)
+            self.qkv = nn.Linear(q.in_features, 3 * q.out_features, bias=q.bias is not None)
+            self.qkv.weight.data = torch.cat([q.weight.data, k.weight.data, v.weight.data])
+            if q.bias is not None:
+                self.qkv.bias.data = torch.cat([q.bias.data, k.bias.data, v.bias.data])
+            self.o = linear(a.out_proj)
             self.fc1, self.fc2 = linear(b.mlp.linear1), linear(b.mlp.linear2)
 
         def forward(self, x, cache, start):
             B, T, D = x.shape
             h = self.ln1(x)
             split = lambda t: t.view(B, T, self.heads, D // self.heads).transpose(1, 2)  # noqa: E731
-            q, k, v = split(self.q(h)), split(self.k(h)), split(self.v(h))
+            q, k, v = (split(t) for t in self.qkv(h).chunk(3, dim=-1))
             if cache is not None:
                 kc, vc = cache
                 kc[:, :, start:start + T] = k
