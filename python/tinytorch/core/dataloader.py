@@ -96,15 +96,18 @@ def _positive_int(value, what):
 class DataLoader:
     """Iterates over `dataset` in batches.
 
-    DataLoader(dataset, batch_size=32, shuffle=False, drop_last=False, seed=None, collate_fn=None)
+    DataLoader(dataset, batch_size=32, shuffle=False, drop_last=False, seed=None, collate_fn=None, sampler=None)
 
     * each epoch (each `for batch in loader`) visits every sample once; with `shuffle=True` in a new random
       order, reproducible from `seed` (or from `tt.manual_seed` when seed is None);
     * the last, smaller batch is kept unless `drop_last=True`; `len(loader)` is the number of batches;
-    * a batch of a `TensorDataset` is a tuple of Tensors (one per tensor of the dataset).
+    * a batch of a `TensorDataset` is a tuple of Tensors (one per tensor of the dataset);
+    * `sampler` (an iterable of sample indices with a length, e.g. tinytorch.distributed.DistributedSampler)
+      picks the samples and their order instead of `shuffle`.
     """
 
-    def __init__(self, dataset, batch_size=32, shuffle=False, drop_last=False, seed=None, collate_fn=None):
+    def __init__(self, dataset, batch_size=32, shuffle=False, drop_last=False, seed=None, collate_fn=None,
+                 sampler=None):
         if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
             raise TypeError(f"DataLoader: dataset must define __len__ and __getitem__, got {type(dataset).__name__}")
         self.dataset = dataset
@@ -115,13 +118,22 @@ class DataLoader:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
             raise ValueError(f"DataLoader: seed must be a non-negative integer or None, got {seed!r}")
         self.seed = seed
+        if sampler is not None and (not hasattr(sampler, "__iter__") or not hasattr(sampler, "__len__")):
+            raise TypeError(f"DataLoader: sampler must be an iterable of indices with a length, got "
+                            f"{type(sampler).__name__}")
+        if sampler is not None and self.shuffle:
+            raise ValueError("DataLoader: shuffle=True and a sampler exclude each other; the sampler picks the "
+                             "order (DistributedSampler shuffles itself: call its set_epoch each epoch)")
+        self.sampler = sampler
         self._rng = np.random.default_rng(seed) if seed is not None else None
 
     def __len__(self):
-        n = len(self.dataset)
+        n = len(self.sampler) if self.sampler is not None else len(self.dataset)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def _order(self):
+        if self.sampler is not None:
+            return np.fromiter(iter(self.sampler), dtype=np.int64)
         n = len(self.dataset)
         if not self.shuffle:
             return np.arange(n, dtype=np.int64)
