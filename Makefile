@@ -54,7 +54,7 @@ $(STAMPS)/system-deps:
 
 $(STAMPS)/python-deps: pyproject.toml | $(STAMPS)/system-deps
 	$(PIP) install -q "scikit-build-core>=0.9" "pybind11>=2.13" "numpy>=1.23" "tqdm>=4.0" "pytest>=7" "hypothesis>=6" "matplotlib>=3.5" \
-	  "jupytext>=1.15" "nbformat>=5.7" "nbclient>=0.7" "ipykernel>=6"
+	  "jupytext>=1.15" "nbformat>=5.7" "nbclient>=0.7" "ipykernel>=6" "mpi4py>=4" "mpich>=4"
 	@touch $@
 
 # Build and install the package (incremental: build/ is kept between runs).

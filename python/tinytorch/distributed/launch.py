@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 
 __all__ = ["find_mpiexec", "mpiexec_command", "mpi_unavailable_reason", "INSTALL_HINT"]
 
@@ -23,10 +24,17 @@ INSTALL_HINT = "pip install mpi4py mpich  (or: pip install 'tinytorch[distribute
 
 
 def find_mpiexec():
-    """Path of mpiexec: next to this Python first (the `mpich` wheel installs it there), then $PATH; or None."""
-    here = os.path.join(os.path.dirname(sys.executable), "mpiexec")
-    if os.path.isfile(here) and os.access(here, os.X_OK):
-        return here
+    """Path of mpiexec: where pip puts this Python's scripts first (the `mpich` wheel installs it there, also
+    with `pip install --user`, whose folder is often not on PATH), then $PATH; or None."""
+    folders = [os.path.dirname(sys.executable), sysconfig.get_path("scripts")]
+    try:
+        folders.append(sysconfig.get_path("scripts", f"{os.name}_user"))
+    except KeyError:  # no user scheme on this platform
+        pass
+    for folder in folders:
+        path = os.path.join(folder or "", "mpiexec")
+        if folder and os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
     return shutil.which("mpiexec")
 
 
