@@ -16,6 +16,7 @@ calls into C++ (GPT forward, cross-entropy, backward, one fused Adam step).
     python milestones/05_2017_transformer/vaswani_copilot.py --steps 1000 --plot loss.png
     python milestones/05_2017_transformer/vaswani_copilot.py --checkpoint run.safetensors   # save at the end
     python milestones/05_2017_transformer/vaswani_copilot.py --checkpoint run.safetensors --resume --steps 800
+    mpiexec -n 2 python milestones/05_2017_transformer/vaswani_copilot.py --distributed   # 2 processes
 
 With --resume, --steps is the total: a run saved at step 500 and resumed with
 --steps 800 trains 300 more steps and gives exactly the losses the
@@ -23,6 +24,11 @@ uninterrupted 800-step run would have given; a checkpoint already past
 --steps is an error (it would otherwise train 0 steps silently). Ctrl-C during
 training stops at the next step boundary, saves the checkpoint (when
 --checkpoint is given) and exits with status 130.
+
+With --distributed (under `mpiexec -n N`, after `pip install mpi4py mpich`)
+each rank trains on its share of the five snippets, the gradients are averaged
+across ranks during backward, and the run gives the one-process run's losses
+(to float rounding); rank 0 prints and writes the checkpoint.
 """
 
 import contextlib
@@ -35,10 +41,9 @@ import time
 import numpy as np
 
 import tinytorch as tt
-from tinytorch.milestone_kit import (check_resume_step, check_training_flags, load_for_resume, milestone_parser,
-                                     progress, pyplot_for)
+from tinytorch.milestone_kit import (Ranks, add_distributed_flag, check_resume_step, check_training_flags,
+                                     load_for_resume, milestone_parser, progress, pyplot_for)
 from tinytorch.autograd import no_grad
-from tinytorch.core.checkpoint import save_checkpoint
 from tinytorch.core.losses import CrossEntropyLoss
 from tinytorch.core.optimizers import Adam
 from tinytorch.core.tokenization import CharTokenizer
@@ -64,6 +69,7 @@ def parse_args(argv=None):
     parser.add_argument("--resume", action="store_true", help="continue the run saved at --checkpoint PATH")
     parser.add_argument("--plot", metavar="PATH", help="save the loss curve as a PNG (needs matplotlib)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or progress messages (the summary and completions are still printed)")
+    add_distributed_flag(parser)
     args = parser.parse_args(argv)
     check_training_flags(parser, args, counts=("steps", "embed_dim", "layers", "heads"))
     if args.embed_dim % args.heads:
@@ -92,29 +98,34 @@ def config_of(args, tokenizer):
             "heads": args.heads, "max_seq_len": MAX_SEQ_LEN}
 
 
-def train(model, optimizer, loss_fn, inputs, targets, first_step, steps, losses, quiet):
+def train(model, optimizer, loss_fn, inputs, targets, first_step, steps, losses, quiet, ranks=None):
     """Full-batch training from first_step to steps; appends each step's loss to `losses`.
 
     Raises KeyboardInterrupt through (the caller saves a checkpoint); `losses`
-    then holds exactly the completed steps.
+    then holds exactly the completed steps. With `ranks` (--distributed), this
+    rank trains on its rows of the batch and the ranks stop at the same step.
     """
+    ranks = ranks or Ranks(False)
+    x, y, weight = ranks.split(np.asarray(inputs), np.asarray(targets), ignore_index=loss_fn.ignore_index)
+    x, y = tt.Tensor(x, dtype=np.int64), tt.Tensor(y, dtype=np.int64)
     bar = progress(range(first_step, steps), quiet, initial=first_step, total=steps)
     with _interrupt_between_steps() as interrupted:
+        stop = lambda: ranks.total(float(interrupted())) > 0  # noqa: E731  (every rank stops at the same step)
         for step in bar:
-            if interrupted():
+            if stop():
                 break
-            _train_step(model, optimizer, loss_fn, inputs, targets, step, steps, losses, bar)
+            _train_step(model, optimizer, loss_fn, x, y, step, steps, losses, bar, ranks, weight)
         bar.close()
-        if interrupted():
+        if stop():
             raise KeyboardInterrupt
 
 
-def _train_step(model, optimizer, loss_fn, inputs, targets, step, steps, losses, bar):
+def _train_step(model, optimizer, loss_fn, inputs, targets, step, steps, losses, bar, ranks, weight):
     loss = loss_fn(model(inputs), targets)
     optimizer.zero_grad()
-    loss.backward()
+    (loss * weight if weight != 1 else loss).backward()
     optimizer.step()
-    value = loss.item()
+    value = ranks.total(loss.item() * weight / ranks.world)  # the whole batch's mean loss
     losses.append(value)
     if not np.isfinite(value):
         bar.close()
@@ -220,6 +231,8 @@ def print_summary(args, model, inputs, losses, trained_steps, seconds):
 
 def main(argv=None):
     args = parse_args(argv)
+    ranks = Ranks(args.distributed)
+    args.quiet = args.quiet or not ranks.is_main  # one progress bar, rank 0's
     tokenizer, inputs, targets, model, optimizer, loss_fn = build(args)
     config = config_of(args, tokenizer)
     losses = []
@@ -238,12 +251,14 @@ def main(argv=None):
 
     if not args.quiet:
         print(f"Training a {args.layers}-layer GPT (embed {args.embed_dim}, {args.heads} heads, "
-              f"vocab {tokenizer.vocab_size}) on {len(CODE_SNIPPETS)} code snippets, Adam lr={args.lr}.", flush=True)
+              f"vocab {tokenizer.vocab_size}) on {len(CODE_SNIPPETS)} code snippets, Adam lr={args.lr}"
+              + (f", {ranks.world} ranks." if ranks.distributed else "."), flush=True)
     first_step = len(losses)
     start = time.perf_counter()
     interrupted = False
     try:
-        train(model, optimizer, loss_fn, inputs, targets, first_step, args.steps, losses, args.quiet)
+        train(ranks.wrap(model), optimizer, loss_fn, inputs, targets, first_step, args.steps, losses, args.quiet,
+              ranks)
     except KeyboardInterrupt:
         interrupted = True
         print(f"\nInterrupted at step {len(losses)}.")
@@ -253,12 +268,14 @@ def main(argv=None):
     seconds = time.perf_counter() - start
 
     if args.checkpoint and (len(losses) > first_step or not args.resume):
-        save_checkpoint(args.checkpoint, model, optimizer, step=len(losses),
-                        extra={"config": config, "losses": losses})
+        ranks.save_checkpoint(args.checkpoint, model, optimizer, step=len(losses),
+                              extra={"config": config, "losses": losses})
         if not args.quiet:
             print(f"Checkpoint saved to {args.checkpoint} (step {len(losses)}).")
     if interrupted:
         return 130
+    if not ranks.is_main:
+        return 0
 
     print_summary(args, model, inputs, losses, len(losses) - first_step, seconds)
     if args.plot:

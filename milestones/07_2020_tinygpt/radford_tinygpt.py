@@ -16,6 +16,7 @@ prompt runs once, then one token per step in C++).
     python milestones/07_2020_tinygpt/radford_tinygpt.py --checkpoint run.safetensors
     python milestones/07_2020_tinygpt/radford_tinygpt.py --checkpoint run.safetensors --resume --steps 1200
     python milestones/07_2020_tinygpt/radford_tinygpt.py --plot curves.png
+    mpiexec -n 2 python milestones/07_2020_tinygpt/radford_tinygpt.py --distributed   # 2 processes
 
 With --resume, --steps is the total. Batches are drawn from a generator keyed
 by (seed, step) and the learning-rate schedule spans --schedule-steps (default
@@ -24,6 +25,12 @@ started with --steps 300 --schedule-steps 1200 and resumed with --steps 1200
 gives exactly the losses of the uninterrupted 1200-step run. Success: the
 validation loss ends below TARGET_VAL_LOSS nats per character (a uniform
 guess over the 96 characters is ln 96 = 4.56).
+
+With --distributed (under `mpiexec -n N`, after `pip install mpi4py mpich`)
+every rank draws the same --batch windows and trains on its share of them; the
+gradients are averaged across ranks during backward, so the run gives the
+one-process run's losses (to float rounding). The validation windows are
+split across the ranks too; rank 0 prints, samples and writes the checkpoint.
 """
 
 import os
@@ -35,12 +42,11 @@ import numpy as np
 
 import tinytorch as tt
 from tinytorch.autograd import no_grad
-from tinytorch.core.checkpoint import save_checkpoint
 from tinytorch.core.losses import CrossEntropyLoss
 from tinytorch.core.optimizers import AdamW
 from tinytorch.core.transformer import GPT
-from tinytorch.milestone_kit import (check_resume_step, check_training_flags, format_loss, load_for_resume,
-                                     milestone_parser, progress, pyplot_for)
+from tinytorch.milestone_kit import (Ranks, add_distributed_flag, check_resume_step, check_training_flags,
+                                     format_loss, load_for_resume, milestone_parser, progress, pyplot_for)
 from tinytorch.perf.memoization import enable_kv_cache
 
 # A fixed selection of plain-Python standard-library modules (those missing on
@@ -83,6 +89,7 @@ def parse_args(argv=None):
     parser.add_argument("--resume", action="store_true", help="continue the run saved at --checkpoint PATH")
     parser.add_argument("--plot", metavar="PATH", help="save train/validation loss curves as a PNG (needs matplotlib)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar (the summary and samples are printed)")
+    add_distributed_flag(parser)
     args = parser.parse_args(argv)
     if args.steps is None:
         args.steps = 60 if args.quick else 1200
@@ -147,13 +154,17 @@ def val_windows(val_ids, args):
     return windows(val_ids, np.linspace(0, len(val_ids) - args.context - 2, n).astype(np.int64), args.context)
 
 
-def evaluate(model, loss_fn, vx, vy, batch=32):
+def evaluate(model, loss_fn, vx, vy, batch=32, ranks=None):
+    """Mean loss over the validation windows (with --distributed, each rank takes its share of them)."""
+    ranks = ranks or Ranks(False)
+    rows = np.array_split(np.arange(len(vx)), ranks.world)[ranks.rank]
     total = 0.0
     with no_grad():
-        for i in range(0, len(vx), batch):
-            x, y = tt.Tensor(vx[i:i + batch], dtype=np.int64), tt.Tensor(vy[i:i + batch], dtype=np.int64)
+        for i in range(0, len(rows), batch):
+            part = rows[i:i + batch]
+            x, y = tt.Tensor(vx[part], dtype=np.int64), tt.Tensor(vy[part], dtype=np.int64)
             total += loss_fn(model(x), y).item() * len(x)
-    return total / len(vx)
+    return ranks.total(total) / len(vx)
 
 
 def learning_rate(step, args):
@@ -171,22 +182,25 @@ def config_of(args):
             "schedule_steps": args.schedule_steps}
 
 
-def train(model, optimizer, loss_fn, train_ids, vx, vy, first_step, args, history):
+def train(model, optimizer, loss_fn, train_ids, vx, vy, first_step, args, history, ranks=None):
+    """Steps first_step .. args.steps; with `ranks` (--distributed) this rank trains on its rows of each batch."""
+    ranks = ranks or Ranks(False)
+    plain = getattr(model, "module", model)  # evaluation needs no gradient averaging
     bar = progress(range(first_step, args.steps), args.quiet, initial=first_step, total=args.steps)
     try:
         for step in bar:
             optimizer.lr = learning_rate(step, args)
-            x, y = train_batch(train_ids, step, args)
+            x, y, weight = ranks.split(*train_batch(train_ids, step, args))
             loss = loss_fn(model(tt.Tensor(x, dtype=np.int64)), tt.Tensor(y, dtype=np.int64))
             optimizer.zero_grad()
-            loss.backward()
+            (loss * weight if weight != 1 else loss).backward()
             optimizer.step()
-            value = loss.item()
+            value = ranks.total(loss.item() * weight / ranks.world)  # the whole batch's mean loss
             if not np.isfinite(value):
                 raise FloatingPointError(f"the loss became {value} at step {step}; try a smaller --lr")
             history["train"].append(value)
             if (step + 1) % args.eval_every == 0 or step == args.steps - 1:
-                history["val"].append([step + 1, evaluate(model, loss_fn, vx, vy)])
+                history["val"].append([step + 1, evaluate(plain, loss_fn, vx, vy, ranks=ranks)])
                 bar.set_postfix(loss=f"{value:.3f}", val=f"{history['val'][-1][1]:.3f}", refresh=False)
             elif step % 10 == 0:
                 bar.set_postfix(loss=f"{value:.3f}", refresh=False)
@@ -261,6 +275,8 @@ def print_summary(args, model, n_train, n_val, files, history, trained, seconds,
 
 def main(argv=None):
     args = parse_args(argv)
+    ranks = Ranks(args.distributed)
+    args.quiet = args.quiet or not ranks.is_main  # one progress bar, rank 0's
     text, files = stdlib_text()
     ids = encode(text)
     split = int(len(ids) * (1 - VAL_FRACTION))
@@ -289,21 +305,24 @@ def main(argv=None):
             return 2
     if not args.quiet:
         print(f"Training a {args.layers}-layer character GPT (embed {args.embed_dim}, {args.heads} heads, "
-              f"context {args.context}) on {len(files)} standard-library files, {args.steps} steps.", flush=True)
+              f"context {args.context}) on {len(files)} standard-library files, {args.steps} steps"
+              + (f", {ranks.world} ranks." if ranks.distributed else "."), flush=True)
 
     first_step = len(history["train"])
     start = time.perf_counter()
     try:
-        train(model, optimizer, loss_fn, train_ids, vx, vy, first_step, args, history)
+        train(ranks.wrap(model), optimizer, loss_fn, train_ids, vx, vy, first_step, args, history, ranks)
     except FloatingPointError as err:
         print(f"\nTraining diverged: {err}", file=sys.stderr)
         return 1
     seconds = time.perf_counter() - start
     if args.checkpoint and (len(history["train"]) > first_step or not args.resume):
-        save_checkpoint(args.checkpoint, model, optimizer, step=len(history["train"]),
-                        extra={"config": config, "history": history})
+        ranks.save_checkpoint(args.checkpoint, model, optimizer, step=len(history["train"]),
+                              extra={"config": config, "history": history})
         if not args.quiet:
             print(f"Checkpoint saved to {args.checkpoint} (step {len(history['train'])}).")
+    if not ranks.is_main:
+        return 0
     _, gen_rate = show_samples(model, args)
     print_summary(args, model, len(train_ids), len(val_ids), files, history, len(history["train"]) - first_step,
                        seconds, gen_rate)

@@ -1,13 +1,17 @@
 """What the historic milestone scripts (milestones/*/) share: their common
-training flags with the same checks, and the progress bar."""
+training flags with the same checks, the progress bar, and what --distributed
+changes (`Ranks`)."""
 import argparse
 import math
 import numbers
 import sys
 import time
 
+import numpy as np
+
 __all__ = ["milestone_parser", "add_training_flags", "check_training_flags", "progress", "fit", "fit_full_batch",
-           "timed_training", "evaluate_classifier", "format_loss", "load_for_resume", "check_resume_step", "pyplot_for"]
+           "timed_training", "evaluate_classifier", "format_loss", "load_for_resume", "check_resume_step", "pyplot_for",
+           "add_distributed_flag", "Ranks"]
 
 
 QUIET_HELP = "no progress bar or progress messages (the summary is still printed)"
@@ -194,3 +198,78 @@ def pyplot_for(path, what):
               f"Install it with `pip install matplotlib` to get {what}.")
         return None
     return plt
+
+
+DISTRIBUTED_HELP = ("data-parallel training over the processes of `mpiexec -n N` (needs `pip install mpi4py mpich`): "
+                    "each rank takes its share of every batch, gradients are averaged across ranks, rank 0 prints "
+                    "and saves; the result is the one-process run's")
+
+
+def add_distributed_flag(parser):
+    """--distributed (see DISTRIBUTED_HELP)."""
+    parser.add_argument("--distributed", action="store_true", help=DISTRIBUTED_HELP)
+
+
+class Ranks:
+    """What --distributed changes in a training script, and nothing when it is off (a world of one).
+
+    Every rank draws the same global batch; `split` gives this rank its rows and the weight that makes
+    DistributedDataParallel's mean of the ranks' gradients equal the gradient of the global mean loss even
+    when the rows (or their counted targets) do not divide evenly; `total` sums a number over the ranks.
+    """
+
+    def __init__(self, distributed):
+        self.distributed = bool(distributed)
+        self.rank, self.world = 0, 1
+        if self.distributed:
+            import tinytorch as tt
+            from . import distributed as dist
+            try:
+                self.rank, self.world = dist.init()
+            except ImportError as err:
+                raise SystemExit(f"--distributed: {err}")
+            tt.set_num_threads(dist.threads_per_rank())  # N ranks share the cores: one BLAS thread each on 2 cores
+            self._dist = dist
+
+    @property
+    def is_main(self):
+        """Rank 0 prints, plots, samples and writes checkpoints."""
+        return self.rank == 0
+
+    def wrap(self, model):
+        """The model to train: DistributedDataParallel(model) under --distributed (rank 0's weights everywhere)."""
+        return self._dist.DistributedDataParallel(model) if self.distributed else model
+
+    def split(self, inputs, targets, ignore_index=None):
+        """(this rank's inputs, its targets, loss weight) of a global batch (numpy arrays, rows = samples).
+
+        Rows are split as evenly as possible (np.array_split). The weight is world * counted targets here /
+        counted targets in the whole batch (targets equal to ignore_index do not count): multiply the rank's
+        mean loss by it before backward.
+        """
+        if not self.distributed:
+            return inputs, targets, 1.0
+        if len(inputs) < self.world:
+            raise SystemExit(f"--distributed: {self.world} ranks but the batch has only {len(inputs)} rows; "
+                             f"start fewer ranks (mpiexec -n {len(inputs)}) or use a larger batch")
+        rows = np.array_split(np.arange(len(inputs)), self.world)[self.rank]
+        counted = (lambda t: t.size if ignore_index is None else int((t != ignore_index).sum()))
+        here, everywhere = counted(targets[rows]), counted(targets)
+        return inputs[rows], targets[rows], self.world * here / everywhere
+
+    def total(self, *values):
+        """Each value summed over the ranks (float64); the values themselves without --distributed."""
+        if not self.distributed:
+            return values if len(values) > 1 else values[0]
+        import tinytorch as tt
+        buf = tt.Tensor(np.array(values, dtype=np.float64), dtype=np.float64)
+        out = np.asarray(self._dist.all_reduce(buf)).tolist()
+        return tuple(out) if len(out) > 1 else out[0]
+
+    def save_checkpoint(self, path, model, optimizer, **kwargs):
+        """Rank 0 writes, every rank returns once the file is complete (tinytorch.distributed.save_checkpoint)."""
+        if self.distributed:
+            self._dist.save_checkpoint(path, model, optimizer, **kwargs)
+        else:
+            from .core.checkpoint import save_checkpoint
+            save_checkpoint(path, model, optimizer, **kwargs)

@@ -20,7 +20,7 @@ from ..core.tensor import Tensor
 from .launch import INSTALL_HINT
 
 __all__ = ["init", "is_initialized", "rank", "world_size", "barrier", "all_reduce", "broadcast", "all_gather",
-           "communicator", "comm_seconds"]
+           "communicator", "comm_seconds", "threads_per_rank"]
 
 _state = {"comm": None, "MPI": None, "hook_installed": False, "seconds": 0.0}
 _OPS = ("sum", "mean")
@@ -89,6 +89,19 @@ def barrier():
     comm = communicator("barrier")
     with _timed():
         comm.Barrier()
+
+
+def threads_per_rank():
+    """BLAS/kernel threads each rank should use: this machine's cores shared by the ranks running on it
+    (at least 1), so N ranks on one machine do not oversubscribe it. Pass it to tt.set_num_threads."""
+    import os
+    comm = communicator("threads_per_rank")
+    local = comm.Split_type(_state["MPI"].COMM_TYPE_SHARED)
+    try:
+        on_this_machine = local.Get_size()
+    finally:
+        local.Free()
+    return max(1, (os.cpu_count() or 1) // on_this_machine)
 
 
 def comm_seconds(reset=False):
