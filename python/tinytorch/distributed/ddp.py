@@ -91,6 +91,7 @@ class DistributedDataParallel(Module):
         self._build_buckets(float(bucket_cap_mb) * 2**20)
         object.__setattr__(self, "_sync", True)
         object.__setattr__(self, "comm_seconds", 0.0)  # time in MPI calls of the gradient reduction, cumulative
+        object.__setattr__(self, "wait_seconds", 0.0)  # the part spent waiting at the end of backward (not hidden)
         self._reset_round()
         for i, p in enumerate(params):
             p.register_hook(self._make_hook(i))
@@ -212,6 +213,7 @@ class DistributedDataParallel(Module):
         start = time.perf_counter()
         MPI.Request.Waitall([b.request for b in self._buckets if b.request is not None])
         self._add_time(start)
+        object.__setattr__(self, "wait_seconds", self.wait_seconds + time.perf_counter() - start)
         for b in self._buckets:
             if self._world > 1:
                 b.flat_np /= self._world
