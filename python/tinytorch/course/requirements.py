@@ -8,7 +8,7 @@ copies of this map; they disagree).
 """
 from dataclasses import dataclass, field
 
-__all__ = ["CourseModule", "Milestone", "MODULES", "MILESTONES", "module", "milestone"]
+__all__ = ["CourseModule", "Milestone", "MODULES", "OPTIONAL_MODULES", "MILESTONES", "module", "milestone"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,14 @@ MODULES = (
        ["normalized_improvements", "optimize", "build_report", "check_claims"]),
 )
 
+# Optional lessons after the twenty: no milestone needs them, so they sit apart from MODULES (the course's
+# twenty, which progress, unlocking and `tinytorch module list` count); `module("21")` finds them, so
+# `tinytorch module start/test 21` and `tinytorch grade 21` work like any module.
+OPTIONAL_MODULES = (
+    _m("21", "distributed", "Distributed (optional): data parallelism and the ring all-reduce over MPI",
+       ["chunk_bounds", "ring_all_reduce", "ring_bytes_sent"], requires=("07",)),
+)
+
 MILESTONES = (
     Milestone("01", "01_1957_perceptron", "Rosenblatt's perceptron", ("01", "02", "03")),
     Milestone("02", "02_1969_xor", "Minsky and Papert's XOR", ("01", "02", "03", "04")),
@@ -113,8 +121,9 @@ def _lookup(table, number, what):
 
 
 def module(number):
-    """The CourseModule for "01", 1, "tensor" or "01_tensor"; KeyError naming the choices otherwise."""
-    return _lookup(MODULES, number, "module")
+    """The CourseModule for "01", 1, "tensor" or "01_tensor" (or an optional one, "21"); KeyError naming the
+    choices otherwise."""
+    return _lookup(MODULES + OPTIONAL_MODULES, number, "module")
 
 
 def milestone(number):
