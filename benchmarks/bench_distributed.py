@@ -13,6 +13,10 @@ A step is forward, cross-entropy, zero_grad, backward (with the bucketed gradien
 step; the 2-rank step time is the slower rank's. "comm" is the time inside MPI calls of the gradient
 reduction (starting the Iallreduce of each bucket, progress polls, the final wait) as a share of the step;
 "exposed" is the final wait alone, the part not hidden behind backward.
+
+With torch installed, the same model in PyTorch eager (the architecture of bench_gpt.py) runs on 1 process x
+1 thread and on 2 ranks x 1 thread under torch.nn.parallel.DistributedDataParallel (gloo on loopback,
+started by the same mpiexec), in the same rounds: the scaling of the two frameworks side by side.
 """
 import argparse
 import json
@@ -72,6 +76,92 @@ def worker(args):
         print("RESULT " + json.dumps(result), flush=True)
 
 
+def torch_gpt():
+    """The medium GPT in PyTorch eager, the pre-norm block of tinytorch.core.transformer (as bench_gpt.py)."""
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+    D, H = EMBED, HEADS
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln1, self.ln2 = nn.LayerNorm(D), nn.LayerNorm(D)
+            self.q, self.k, self.v, self.o = (nn.Linear(D, D) for _ in range(4))
+            self.fc1, self.fc2 = nn.Linear(D, 4 * D), nn.Linear(4 * D, D)
+
+        def forward(self, x, mask):
+            B, T, _ = x.shape
+            h = self.ln1(x)
+            q, k, v = (p(h).view(B, T, H, D // H).transpose(1, 2) for p in (self.q, self.k, self.v))
+            att = ((q @ k.transpose(-1, -2)) / (D // H) ** 0.5).masked_fill(mask[:T, :T], float("-inf")).softmax(-1)
+            x = x + self.o((att @ v).transpose(1, 2).reshape(B, T, D))
+            return x + self.fc2(F.gelu(self.fc1(self.ln2(x)), approximate="tanh"))
+
+    class GPT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.tok, self.pos = nn.Embedding(VOCAB, D), nn.Embedding(SEQ, D)
+            self.blocks = nn.ModuleList(Block() for _ in range(LAYERS))
+            self.ln_f, self.head = nn.LayerNorm(D), nn.Linear(D, VOCAB, bias=False)
+            self.register_buffer("mask", torch.triu(torch.ones(SEQ, SEQ, dtype=torch.bool), 1))
+
+        def forward(self, idx):
+            x = self.tok(idx) + self.pos(torch.arange(idx.shape[1]))
+            for b in self.blocks:
+                x = b(x, self.mask)
+            return self.head(self.ln_f(x))
+
+    torch.manual_seed(0)
+    return GPT()
+
+
+def torch_worker(args):
+    """PyTorch's side: 1 process, or 2 ranks under torch DDP (gloo), rank and size from mpi4py."""
+    import torch
+    import torch.nn.functional as F
+    torch.set_num_threads(args.threads)
+    rank, world = 0, 1
+    model = torch_gpt()
+    train = model
+    if args.distributed:
+        from mpi4py import MPI
+        rank, world = MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size()
+        import torch.distributed as tdist
+        tdist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{args.port}", rank=rank, world_size=world)
+        train = torch.nn.parallel.DistributedDataParallel(model)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    data = np.random.default_rng(0).integers(0, VOCAB, (BATCH, SEQ + 1))
+    rows = np.array_split(np.arange(BATCH), world)[rank]
+    x, y = torch.tensor(data[rows, :-1]), torch.tensor(data[rows, 1:])
+    times = []
+    for i in range(args.warmup + args.steps):
+        if args.distributed:
+            tdist.barrier()
+        start = time.perf_counter()
+        loss = F.cross_entropy(train(x).reshape(-1, VOCAB), y.reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if i >= args.warmup:
+            times.append(time.perf_counter() - start)
+    step = float(np.median(times))
+    if args.distributed:
+        steps = [torch.zeros(1) for _ in range(world)]
+        tdist.all_gather(steps, torch.tensor([step]))
+        step = max(float(s) for s in steps)
+        tdist.destroy_process_group()
+    if rank == 0:
+        print("RESULT " + json.dumps({"step": step, "comm": 0.0, "wait": 0.0}), flush=True)
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def run(kind, steps, warmup):
     from tinytorch.distributed.launch import mpiexec_command
     script = os.path.abspath(__file__)
@@ -81,9 +171,15 @@ def run(kind, steps, warmup):
         cmd, env["OPENBLAS_NUM_THREADS"] = [sys.executable, script, *flags, "--threads", "2"], "2"
     elif kind == "1x1":
         cmd, env["OPENBLAS_NUM_THREADS"] = [sys.executable, script, *flags, "--threads", "1"], "1"
-    else:
+    elif kind == "2x1":
         cmd = mpiexec_command(2, [script, *flags, "--threads", "1", "--distributed"])
         env["OPENBLAS_NUM_THREADS"] = "1"
+    elif kind == "torch 1x1":
+        cmd = [sys.executable, script, *flags, "--threads", "1", "--torch"]
+    else:
+        cmd = mpiexec_command(2, [script, *flags, "--threads", "1", "--torch", "--distributed",
+                                  "--port", str(free_port())])
+        env["GLOO_SOCKET_IFNAME"] = "lo"
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
     for line in out.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -99,9 +195,11 @@ def main():
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--distributed", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--torch", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        return worker(args)
+        return torch_worker(args) if args.torch else worker(args)
     from tinytorch.distributed.launch import mpi_unavailable_reason
     reason = mpi_unavailable_reason()
     if reason:
@@ -111,6 +209,11 @@ def main():
           f"{BATCH}; {args.rounds} interleaved rounds x {args.steps} timed steps; load: {os.getloadavg()[0]:.2f} "
           f"(1-min average) on {os.cpu_count()} cores", flush=True)
     kinds = ["1x2", "1x1", "2x1"]
+    try:
+        import torch  # noqa: F401
+        kinds += ["torch 1x1", "torch 2x1"]
+    except ImportError:
+        print("  (torch is not installed: no PyTorch rows; pip install torch==2.13.0 for them)")
     rounds = {k: [] for k in kinds}
     for r in range(args.rounds):
         for k in kinds:
@@ -120,10 +223,15 @@ def main():
     med = {k: float(np.median([1 / x["step"] for x in rounds[k]])) for k in kinds}
     comm = float(np.median([x["comm"] / x["step"] for x in rounds["2x1"]]))
     wait = float(np.median([x["wait"] / x["step"] for x in rounds["2x1"]]))
-    names = {"1x2": "1 process x 2 threads", "1x1": "1 process x 1 thread", "2x1": "2 ranks x 1 thread (MPI)"}
-    print(f"\n{'run':<28} {'steps/s':>8} {'vs 1x2':>7} {'vs 1x1':>7}")
+    names = {"1x2": "1 process x 2 threads", "1x1": "1 process x 1 thread", "2x1": "2 ranks x 1 thread (MPI)",
+             "torch 1x1": "PyTorch 1 process x 1 thread", "torch 2x1": "PyTorch 2 ranks x 1 thread (DDP)"}
+    print(f"\n{'run':<34} {'steps/s':>8} {'vs its 1x1':>10}")
     for k in kinds:
-        print(f"{names[k]:<28} {med[k]:8.2f} {med[k] / med['1x2']:6.2f}x {med[k] / med['1x1']:6.2f}x")
+        base = med["torch 1x1"] if k.startswith("torch") else med["1x1"]
+        print(f"{names[k]:<34} {med[k]:8.2f} {med[k] / base:9.2f}x")
+    if "torch 2x1" in med:
+        print(f"tinytorch / PyTorch, 2 ranks: {med['2x1'] / med['torch 2x1']:.2f}x; 1 thread: "
+              f"{med['1x1'] / med['torch 1x1']:.2f}x")
     print(f"\n2 ranks: communication {100 * comm:.1f}% of a step (median), of which {100 * wait:.1f}% exposed "
           f"(the final wait); {rounds['2x1'][0]['buckets']} buckets of <= 1 MB")
 
