@@ -32,6 +32,14 @@ def flat(model, what="data"):
     return np.concatenate([np.array(p if what == "data" else p.grad).ravel() for p in model.parameters()])
 
 
+def reproducible(case):
+    """Mask of the flattened parameters a second run can reproduce after many Adam steps: not the attention
+    key biases, whose exact gradient is 0 (a key bias shifts a whole softmax row), so they only see rounding
+    noise, which Adam scales up to full-size steps in a direction no other run shares."""
+    model = CASES[case][0](seed=0)
+    return np.concatenate([np.full(p.size, not name.endswith("k_proj.bias")) for name, p in model.named_parameters()])
+
+
 def single_process(case):
     """The reference: one process, the whole batch, rank 0's initial weights."""
     make_model, make_data, make_loss = CASES[case]
@@ -84,7 +92,8 @@ def test_twenty_steps_give_the_same_loss_curve(ranks, case):
     np.testing.assert_array_equal(r0["curve"], r1["curve"])
     np.testing.assert_allclose(r0["curve"], ref["curve"], rtol=1e-5)
     assert ref["curve"][-1] < 0.95 * ref["curve"][0]                    # it trained
-    np.testing.assert_allclose(r0["after_twenty"], ref["after_twenty"], rtol=1e-4, atol=1e-5)
+    keep = reproducible(case)
+    np.testing.assert_allclose(r0["after_twenty"][keep], ref["after_twenty"][keep], rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("case", list(CASES))
