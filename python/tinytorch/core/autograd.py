@@ -1,9 +1,15 @@
 """Module 05: autograd, the Python face of the C++ engine (csrc/autograd).
 
+This file is the course's path (`tinytorch.core.autograd`); `tinytorch.autograd`,
+PyTorch's spelling, is an alias of it (registered in tinytorch/compat.py).
+
 backward()/grad() hand the graph to the C++ engine; no_grad/enable_grad
 switch its thread-local grad mode; Function lets students write an op with
 their own backward that the engine calls in order with the C++ nodes;
-gradcheck compares gradients against central finite differences.
+gradcheck compares gradients against central finite differences. The
+graph's node types (AddBackward, MulBackward, ... as `type(t.grad_fn)`
+reports them) are re-exported at the end, with enable_autograd(), which the
+course calls to switch autograd on and which is a harmless no-op here.
 
 Hooks and memory: t.register_hook(fn) keeps fn alive as long as t's graph.
 A hook whose closure references t itself (lambda g: g * t) makes a cycle
@@ -17,11 +23,12 @@ import inspect
 
 import numpy as np
 
-from . import _C
-from ._C import Tensor
+from .. import _C
+from .._C import Tensor
 
 __all__ = ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "Function",
-           "FunctionCtx", "gradcheck", "gradgradcheck", "detect_anomaly", "set_detect_anomaly", "GradcheckError"]
+           "FunctionCtx", "gradcheck", "gradgradcheck", "detect_anomaly", "set_detect_anomaly", "GradcheckError",
+           "enable_autograd", "Node", "AccumulateGrad"]  # + the node types, appended at the end of the file
 
 
 def _seed(output, gradient, name="backward"):
@@ -521,3 +528,18 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
 
     return gradcheck(first_grads, inputs, eps=eps, atol=atol, rtol=rtol, raise_exception=raise_exception)
 
+
+
+# ---- the course's names -------------------------------------------------------------
+
+def enable_autograd(*args, **kwargs):
+    """Kept for course compatibility: autograd is always enabled, so this does nothing (returns True)."""
+    return True
+
+
+# The graph's node types, so `isinstance(y.grad_fn, MulBackward)` reads as in the course.
+Node = _C.Node
+AccumulateGrad = _C.AccumulateGrad
+_node_types = {name: getattr(_C, name) for name in dir(_C) if name.endswith("Backward")}
+globals().update(_node_types)
+__all__ += sorted(_node_types)

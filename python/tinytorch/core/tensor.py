@@ -120,7 +120,7 @@ def _to_numpy_key(key):
 
 def _backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulate d(self)/d(leaf) into every leaf's .grad (see tinytorch.autograd.backward)."""
-    from .. import autograd
+    from . import autograd
 
     autograd.backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
 

@@ -12,7 +12,7 @@ layers keep working.
 import numpy as np
 
 from .. import _C
-from ..autograd import no_grad
+from .autograd import no_grad
 from . import overrides as _overrides
 from .activations import GELU
 from .attention import MultiHeadAttention, causal_mask, mask_kind

@@ -36,7 +36,7 @@ from numbers import Real
 import numpy as np
 
 from .. import _C
-from ..autograd import no_grad
+from ..core.autograd import no_grad
 from ..core.layers import Linear
 from ..core.losses import integer_ids
 from ..core.module import Module
