@@ -30,7 +30,7 @@ from . import overrides as _overrides
 from ._sizes import positive_int
 from .layers import Linear
 from .module import Module
-from .tensor import Tensor
+from .tensor import Tensor, _as_tensor
 
 __all__ = ["MASK_VALUE", "scaled_dot_product_attention", "MultiHeadAttention", "causal_mask", "mask_kind"]
 
@@ -87,7 +87,7 @@ def scaled_dot_product_attention(Q, K, V, mask=None):
     (output (..., seq_q, d_v), attention weights (..., seq_q, seq_k)), each
     row of the weights summing to 1. See the module docstring for masks.
     """
-    Q, K, V = (t if isinstance(t, Tensor) else Tensor(t) for t in (Q, K, V))
+    Q, K, V = (_as_tensor(t, "scaled_dot_product_attention") for t in (Q, K, V))
     m, kind = mask_kind(mask)
     return _C._nn_sdpa(Q, K, V, m, kind)
 
@@ -123,7 +123,7 @@ class MultiHeadAttention(Module):
         return (q.weight, q.bias, k.weight, k.bias, v.weight, v.bias, o.weight, o.bias)
 
     def forward(self, x, mask=None):
-        x = x if isinstance(x, Tensor) else Tensor(x)
+        x = _as_tensor(x, "MultiHeadAttention")
         if x.ndim != 3 or x.shape[2] != self.embed_dim:
             raise ValueError(f"MultiHeadAttention: expected input of shape (batch, seq_len, {self.embed_dim}), "
                              f"got {x.shape}")

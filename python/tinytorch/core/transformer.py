@@ -20,15 +20,11 @@ from .embeddings import Embedding, _token_ids
 from .losses import integer_ids
 from .layers import Dropout, Linear
 from .module import Module
-from .tensor import Tensor
+from .tensor import Tensor, _as_tensor
 
 _SMALLEST_SAMPLING_TEMPERATURE = 1.0 / np.finfo(np.float64).max  # 1 / T overflows below this
 
 __all__ = ["LayerNorm", "MLP", "TransformerBlock", "GPT", "MultiHeadAttention", "Embedding"]
-
-
-def _as_tensor(x):
-    return x if isinstance(x, Tensor) else Tensor(x)
 
 
 class LayerNorm(Module):
@@ -56,7 +52,7 @@ class LayerNorm(Module):
         self.beta = _C.zeros(*self.normalized_shape, requires_grad=True)
 
     def forward(self, x):
-        x = _as_tensor(x)
+        x = _as_tensor(x, "LayerNorm")
         k = len(self.normalized_shape)
         if tuple(x.shape[-k:]) != self.normalized_shape:
             raise ValueError(f"LayerNorm: input of shape {x.shape} does not end with normalized_shape "
@@ -99,7 +95,7 @@ class MLP(Module):
                 and self.gelu.approximate == "tanh" and type(self.dropout) is Dropout)
 
     def forward(self, x):
-        x = _as_tensor(x)
+        x = _as_tensor(x, "MLP")
         if self._fusable():
             return _C._nn_mlp(x, self.linear1.weight, self.linear1.bias, self.linear2.weight, self.linear2.bias,
                               self.dropout.p, self.dropout.training)
@@ -141,7 +137,7 @@ class TransformerBlock(Module):
                 m.linear1.weight, m.linear1.bias, m.linear2.weight, m.linear2.bias)
 
     def forward(self, x, mask=None):
-        x = _as_tensor(x)
+        x = _as_tensor(x, "TransformerBlock")
         if self._fusable():
             if x.ndim != 3:
                 raise ValueError(f"TransformerBlock: expected input of shape (batch, seq_len, embed_dim), got {x.shape}")
