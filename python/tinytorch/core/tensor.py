@@ -3,7 +3,9 @@
 `Tensor` is the C++ tensor (`tinytorch._C.Tensor`); this file adds the parts
 that are naturally Python: printing, iteration, conversion to lists, the
 TinyTorch `size` attribute, advanced (integer-array / mask) indexing and the
-autograd entry points. Arithmetic, views and reductions are bound in C++.
+autograd entry points. Arithmetic, views and reductions are bound in C++:
+the type's other half is csrc/python/tensor_bind.cpp, which points back here.
+`_as_tensor`, which layers and functions use to accept array-likes, lives here too.
 """
 import numpy as np
 
