@@ -21,7 +21,6 @@ and the output projection. A (seq, seq) mask that is exactly causal, in
 either convention, takes the fused causal path.
 """
 import functools
-import math
 
 import numpy as np
 

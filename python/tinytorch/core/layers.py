@@ -12,7 +12,7 @@ from .. import _C
 from . import overrides as _overrides
 from ._sizes import positive_int
 from .module import IncompatibleKeys, Layer, Module, Parameter
-from .tensor import Tensor, _as_tensor
+from .tensor import _as_tensor
 
 __all__ = ["Module", "Layer", "Parameter", "IncompatibleKeys", "Linear", "Dropout", "Sequential",
            "XAVIER_SCALE_FACTOR", "HE_SCALE_FACTOR", "DROPOUT_MIN_PROB", "DROPOUT_MAX_PROB"]

@@ -19,7 +19,6 @@ import os
 
 import numpy as np
 
-from .. import _C
 from .._C import Tensor
 from .autograd import no_grad
 from ..nn.utils import clip_grad_norm, clip_grad_norm_, clip_grad_value_, scale_grads_

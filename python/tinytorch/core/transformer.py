@@ -32,8 +32,9 @@ class LayerNorm(Module):
 
     normalized_shape: int (the last dim, usually embed_dim) or a tuple of the
     trailing dims. gamma starts at ones, beta at zeros. Forward and backward
-    are fused C++ kernels (csrc/nn/layer_norm.cpp; the same function as
-    tinytorch.layer_norm, with a one-pass backward).
+    are fused C++ kernels with a one-pass backward (csrc/nn/layer_norm.cpp).
+    tinytorch.layer_norm computes the same values through a separate kernel
+    and node (csrc/ops/nn_kernels.cpp, csrc/autograd/backward.h).
     """
 
     def __init__(self, normalized_shape, eps=1e-5):

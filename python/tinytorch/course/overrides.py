@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from .. import _C
-from ..core.autograd import Function, enable_grad
+from ..core.autograd import enable_grad
 from ..core import overrides as _registry
 from .requirements import module as _module
 
