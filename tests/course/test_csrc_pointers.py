@@ -55,6 +55,23 @@ def test_every_csrc_path_mentioned_exists():
     assert not stale, "paths into csrc/ that do not exist:\n" + "\n".join(stale)
 
 
+PACKAGE_PATH = re.compile(r"(?<![\w/.])(?:python/)?tinytorch/[\w/]+\.pyi?\b")
+
+
+def test_every_package_path_mentioned_exists():
+    """`python/tinytorch/core/autograd.py` or `tinytorch/compat.py`: the Python files pointed at exist too."""
+    checked, stale = 0, []
+    for path in sources() + sorted((ROOT / "tests").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        for m in PACKAGE_PATH.finditer(text):
+            checked += 1
+            relative = m.group() if m.group().startswith("python/") else "python/" + m.group()
+            if not (ROOT / relative).is_file():
+                stale.append(f"{path.relative_to(ROOT)}:{text.count(chr(10), 0, m.start()) + 1}: {m.group()}")
+    assert checked > 20
+    assert not stale, "paths into the package that do not exist:\n" + "\n".join(stale)
+
+
 def test_every_lesson_names_existing_cpp_files():
     lessons = sorted((ROOT / "modules").glob("[0-9][0-9]_*/[0-9][0-9]_*.py"))
     assert len(lessons) == 20
