@@ -103,8 +103,8 @@ class MultiHeadAttention(Module):
         embed_dim = positive_int(embed_dim, "embed_dim", "MultiHeadAttention")  # numpy integers too
         num_heads = positive_int(num_heads, "num_heads", "MultiHeadAttention")
         if embed_dim % num_heads != 0:
-            raise ValueError(f"embed_dim ({embed_dim}) must be divisible by num_heads ({num_heads}); "
-                             f"e.g. embed_dim=512 with num_heads=8 gives heads of size 64")
+            raise ValueError(f"MultiHeadAttention: embed_dim ({embed_dim}) must be divisible by num_heads "
+                             f"({num_heads}); e.g. embed_dim=512 with num_heads=8 gives heads of size 64")
         self.embed_dim = embed_dim
         self.num_heads = num_heads
         self.head_dim = embed_dim // num_heads
