@@ -7,7 +7,8 @@ in the package and checks that the prefix is a function, class or method the
 package defines (or a C++ binding of tinytorch._C), and that every message of
 the package starts with such a name or with the caller's name passed in
 (`f"{where}: ..."`), but for the few listed in NOT_A_CALLERS_NAME, each with
-its reason. Only the graders are left out: they name the student's functions.
+its reason. The graders (and the lessons and milestones an installed package
+carries) are left out: they name the student's functions.
 The C++ messages are checked where they are raised (tests of each op).
 """
 import ast
@@ -41,8 +42,11 @@ def defined_names():
 
 
 def package_files():
-    """Every Python file of the package but the graders (which name the student's functions)."""
-    return [p for p in sorted(PACKAGE.rglob("*.py")) if "course/graders/" not in p.relative_to(PACKAGE).as_posix()]
+    """Every Python file of the package but the graders and, in an installed package, the copies of the
+    lessons and milestones: they name the student's functions and scripts, not the package's."""
+    skipped = ("course/graders/", "course/lessons/", "course/milestones/")
+    return [p for p in sorted(PACKAGE.rglob("*.py"))
+            if not any(part in p.relative_to(PACKAGE).as_posix() for part in skipped)]
 
 
 def message_prefixes():
