@@ -219,7 +219,7 @@ def api_pages():
         if name == "tinytorch":
             body = ["# tinytorch", "", "::: tinytorch", "    options:", "      members: false", "",
                     "## Tensor", "", "::: tinytorch._C.Tensor", "    options:", "      heading_level: 3",
-                    "      show_root_heading: true", "      show_if_no_docstring: true", "",
+                    "      show_root_heading: false", "      show_if_no_docstring: true", "",
                     "## Functions of the C++ engine (`tinytorch._C`)", "",
                     "::: tinytorch._C", "    options:", "      show_root_toc_entry: false",
                     "      members_order: alphabetical", "      show_if_no_docstring: true",

@@ -250,3 +250,34 @@ def test_render_errors_name_draw_graph(tmp_path, monkeypatch):
         return
     with pytest.raises(RuntimeError, match=r"^draw_graph: rendering pictures needs Graphviz's `dot` program"):
         g.render(tmp_path / "g.png")
+
+
+def test_shows_itself_in_a_jupyter_notebook():
+    """The done-when of issue 12: the graph of a small MLP and of the milestone GPT renders in a notebook."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    setup = ("import importlib.util\nimport tinytorch as tt\nfrom tinytorch.viz import draw_graph\n"
+             "from tinytorch.core.layers import Linear, Sequential\nfrom tinytorch.core.activations import ReLU\n"
+             "tt.manual_seed(0)\nmodel = Sequential(Linear(4, 8), ReLU(), Linear(8, 3))\n"
+             "loss = model(tt.randn(5, 4)).sum()\n"
+             f"spec = importlib.util.spec_from_file_location('m05', {str(ROOT / 'milestones/05_2017_transformer/vaswani_copilot.py')!r})\n"
+             "m05 = importlib.util.module_from_spec(spec); spec.loader.exec_module(m05)\n"
+             "_, x, y, gpt, _, loss_fn = m05.build(m05.parse_args([]))\n"
+             "gpt_loss = loss_fn(gpt(x), y)\n")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(setup),
+                                         nbformat.v4.new_code_cell("draw_graph(loss, params=model)"),
+                                         nbformat.v4.new_code_cell("draw_graph(gpt_loss, params=gpt)")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbclient.NotebookClient(nb, timeout=300, kernel_name="python3").execute()
+    for cell, names in ((nb.cells[1], ["SumBackward", "ReLUBackward", "layers.0.weight"]),
+                        (nb.cells[2], ["CrossEntropyBackward", "AttentionBackward", "token_embedding.weight"])):
+        (result,) = [o for o in cell.outputs if o.output_type == "execute_result"]
+        data = result["data"]
+        assert data["text/plain"].startswith("<AutogradGraph: ")
+        shown = data.get("image/svg+xml") if shutil.which("dot") else data.get("text/html")
+        assert shown is not None, sorted(data)
+        for name in names:
+            assert name in shown
+        if shutil.which("dot"):
+            assert "<svg" in shown and "text/html" not in data
