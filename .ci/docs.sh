@@ -11,4 +11,4 @@ if ! command -v dot >/dev/null; then
 fi
 $PYTHON -m pip install -q graphviz==0.21
 make docs PYTHON="$PYTHON"
-TINYTORCH_REQUIRE_DOT=1 $PYTHON -m pytest tests/05_autograd/test_viz.py -q
+TINYTORCH_REQUIRE_DOT=1 $PYTHON -m pytest tests/05_autograd/test_viz.py

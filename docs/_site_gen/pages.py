@@ -141,7 +141,8 @@ def milestones_page():
     _, _, milestones = _course()
     rows = readme_where_table()
     milestone_row = next(r for r in rows if r.startswith("| `milestones/`"))
-    entries = milestone_row.split("|")[2]
+    entries = milestone_row.split("|")[2].strip()
+    entries = re.sub(r"^historic training scripts:\s*", "", entries)  # the row's lead-in; the page says it
     out = ["# Milestones", "",
            "Historic training scripts, each runnable end to end on the engine. Run one with",
            "`python milestones/<folder>/<script>.py` (`--help` lists its flags), or, after the modules it needs,",
