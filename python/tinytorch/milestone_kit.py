@@ -227,7 +227,7 @@ class Ranks:
             try:
                 self.rank, self.world = dist.init()
             except ImportError as err:
-                raise SystemExit(f"--distributed: {err}")
+                raise SystemExit(f"Ranks: --distributed needs MPI; {err}")
             tt.set_num_threads(dist.threads_per_rank())  # N ranks share the cores: one BLAS thread each on 2 cores
             self._dist = dist
 
@@ -250,7 +250,7 @@ class Ranks:
         if not self.distributed:
             return inputs, targets, 1.0
         if len(inputs) < self.world:
-            raise SystemExit(f"--distributed: {self.world} ranks but the batch has only {len(inputs)} rows; "
+            raise SystemExit(f"Ranks.split: --distributed with {self.world} ranks but the batch has only {len(inputs)} rows; "
                              f"start fewer ranks (mpiexec -n {len(inputs)}) or use a larger batch")
         rows = np.array_split(np.arange(len(inputs)), self.world)[self.rank]
         counted = (lambda t: t.size if ignore_index is None else int((t != ignore_index).sum()))

@@ -53,6 +53,9 @@ def _install_abort_hook():
         try:
             sys.stderr.flush()
             sys.stdout.flush()
+            # mpiexec forwards output asynchronously and Abort tears the job down at once: give it a moment
+            # to pass the traceback on, or the user sees only its first line.
+            time.sleep(0.5)
         finally:
             comm = _state["comm"]
             if comm is not None and comm.Get_size() > 1:
