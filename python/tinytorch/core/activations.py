@@ -6,6 +6,7 @@ csrc/autograd/backward.h) and works on tensors of any shape.
 from .. import _C
 from .module import Module
 from .tensor import Tensor
+from ._errors import names_the_layer
 
 __all__ = ["ReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax"]
 
@@ -17,6 +18,7 @@ def _as_tensor(x):
 class ReLU(Module):
     """max(0, x)."""
 
+    @names_the_layer
     def forward(self, x):
         return _C.relu(_as_tensor(x))
 
@@ -24,6 +26,7 @@ class ReLU(Module):
 class Sigmoid(Module):
     """1 / (1 + exp(-x)), computed without overflow for large |x|."""
 
+    @names_the_layer
     def forward(self, x):
         return _C.sigmoid(_as_tensor(x))
 
@@ -31,6 +34,7 @@ class Sigmoid(Module):
 class Tanh(Module):
     """tanh(x)."""
 
+    @names_the_layer
     def forward(self, x):
         return _C.tanh(_as_tensor(x))
 
@@ -49,6 +53,7 @@ class GELU(Module):
             raise ValueError(f"GELU: approximate must be 'tanh' or 'none', got {approximate!r}")
         self.approximate = approximate
 
+    @names_the_layer
     def forward(self, x):
         return _C.gelu(_as_tensor(x), self.approximate)
 
@@ -66,6 +71,7 @@ class Softmax(Module):
         super().__init__()
         self.dim = dim
 
+    @names_the_layer
     def forward(self, x, dim=None):
         return _C.softmax(_as_tensor(x), self.dim if dim is None else dim)
 
@@ -80,6 +86,7 @@ class LogSoftmax(Module):
         super().__init__()
         self.dim = dim
 
+    @names_the_layer
     def forward(self, x, dim=None):
         return _C.log_softmax(_as_tensor(x), self.dim if dim is None else dim)
 

@@ -24,6 +24,7 @@ from .. import _C
 from ._sizes import positive_int
 from .module import Module
 from .tensor import Tensor
+from ._errors import names_the_layer
 
 __all__ = ["Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "conv2d", "max_pool2d", "avg_pool2d"]
 
@@ -163,6 +164,7 @@ class Conv2d(Module):
     tinytorch.manual_seed).
     """
 
+    @names_the_layer
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True):
         super().__init__()
         in_channels = _check_count(in_channels, "in_channels", "Conv2d")
@@ -182,6 +184,7 @@ class Conv2d(Module):
         else:
             self.bias = None
 
+    @names_the_layer
     def forward(self, x):
         return conv2d(x, self.weight, self.bias, self.stride, self.padding)
 
@@ -193,6 +196,7 @@ class Conv2d(Module):
 class _Pool2d(Module):
     _op = None
 
+    @names_the_layer
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
         name = type(self).__name__
@@ -203,6 +207,7 @@ class _Pool2d(Module):
             raise ValueError(f"{name}: padding {self.padding} must be at most half the kernel size {kernel} "
                              f"(as in PyTorch)")
 
+    @names_the_layer
     def forward(self, x):
         return type(self)._op(x, self.kernel_size, self.stride, self.padding)
 
@@ -223,12 +228,14 @@ class AvgPool2d(_Pool2d):
 class Flatten(Module):
     """Flattens dims start_dim..end_dim into one: (N, C, H, W) -> (N, C*H*W) by default, as torch.nn.Flatten."""
 
+    @names_the_layer
     def __init__(self, start_dim=1, end_dim=-1):
         super().__init__()
         if not _is_int(start_dim) or not _is_int(end_dim):
             raise TypeError(f"Flatten: start_dim and end_dim must be ints, got {start_dim!r} and {end_dim!r}")
         self.start_dim, self.end_dim = int(start_dim), int(end_dim)
 
+    @names_the_layer
     def forward(self, x):
         if not isinstance(x, Tensor):
             raise TypeError(f"Flatten: input must be a Tensor, got {type(x).__name__}")
