@@ -44,7 +44,7 @@ rm -rf "$BUILD/pkg"
 mkdir -p "$BUILD/pkg"
 cp -r python/tinytorch "$BUILD/pkg/"
 find "$BUILD/pkg/tinytorch" \( -name '_C*.so' -o -name __pycache__ \) -prune -exec rm -rf {} +
-cmake --install "$BUILD" --prefix "$PWD/$BUILD/pkg" > "$BUILD.install.log" || { cat "$BUILD.install.log"; exit 1; }
+cmake --install "$BUILD" --prefix "$PWD/$BUILD/pkg" > "$BUILD/install.log" || { cat "$BUILD/install.log"; exit 1; }
 
 export PYTHONPATH="$PWD/$BUILD/pkg"
 export TINYTORCH_SANITIZED=1  # tests/conftest.py: skips the not_under_sanitizer tests, with their reason

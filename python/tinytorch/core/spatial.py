@@ -128,6 +128,8 @@ def _pool(op, x, kernel_size, stride, padding, pad_value, reduce):
         raise ValueError(f"{op}: padding {padding} must be at most half the kernel size {kernel} "
                          f"(as in PyTorch: a window could otherwise lie entirely in the padding)")
     n, c, h, w = x.shape
+    if h == 0 or w == 0:  # as PyTorch: every window would lie entirely in the padding (-inf for max)
+        raise ValueError(f"{op}: the input's height and width must be at least 1, got shape {tuple(x.shape)}")
     oh, ow = _output_size(op, x.shape, kernel, stride, padding)
     # Each channel pooled as its own one-channel image: columns (N*C, kh*kw, OH*OW).
     cols = _C.im2col(x.reshape(n * c, 1, h, w), kernel, stride, padding, pad_value)
