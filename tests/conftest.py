@@ -8,6 +8,9 @@ import pytest
 SANITIZED = os.environ.get("TINYTORCH_SANITIZED") == "1"
 RSS_UNDER_ASAN = ("AddressSanitizer keeps freed memory in quarantine and maps shadow memory, so the process's RSS "
                   "does not stay flat whatever the code does (make test checks it)")
+NOTEBOOKS_UNDER_ASAN = ("executes whole lesson notebooks in Jupyter kernel subprocesses, minutes each under ASan "
+                        "(measured: docs/safety.md); the engine code they run is what the rest of the suite covers "
+                        "(make test runs them)")
 
 MODULES = ["module%02d" % i for i in range(1, 21)] + ["regression", "integration", "core", "course"]
 
