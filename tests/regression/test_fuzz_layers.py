@@ -389,8 +389,10 @@ FAMILIES = {
                 heads = lambda t: t.reshape(B, T, H, hd).permute(0, 2, 1, 3)
                 s = heads(q) @ heads(k).transpose(-1, -2) / math.sqrt(hd)
                 if keep is not None:
+                    # an exactly causal mask takes the fused causal path, which blocks with -inf
+                    # (attention.py), the others -1e9: it differs once scores reach 1e9
                     m = torch.tensor(keep == 0)
-                    s = s.masked_fill(m if m.ndim == 2 else m[:, None], -1e9)
+                    s = s.masked_fill(m if m.ndim == 2 else m[:, None], -math.inf if kind == "causal" else -1e9)
                 o = (torch.softmax(s, -1) @ heads(v)).permute(0, 2, 1, 3).reshape(B, T, E)
                 return o @ p[3] + p[7]
             check(mine, ref, [layout(data.draw, x), *ws, *bs], grad=not special, rtol=1e-7, atol=1e-9)
