@@ -1,7 +1,7 @@
 # make test  - install everything needed (system headers, the package, test extras) and run the tests
 # make demo  - same set-up, then run the main job
 # make docs  - the documentation site, built in strict mode into site/ (docs/requirements.txt pins its tools)
-# make sanitize - the memory-safety tests against an ASan+UBSan build of the extension (.ci/sanitize.sh)
+# make sanitize - the whole test suite against an ASan+UBSan build of the extension (.ci/sanitize.sh)
 # Both are safe to re-run: finished steps are skipped (stamp files under .make/).
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip

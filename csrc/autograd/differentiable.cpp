@@ -387,7 +387,10 @@ Tensor unsqueeze(const Tensor& a, int64_t dim) {
 }
 
 Tensor flatten(const Tensor& a, int64_t start_dim, int64_t end_dim) {
-  if (a.dim() == 0) return reshape(a, {1});
+  if (a.dim() == 0) {  // a scalar flattens to (1,); its dims are checked as PyTorch does, as if it were 1-D
+    normalize_dim(start_dim, 1, "flatten"), normalize_dim(end_dim, 1, "flatten");
+    return reshape(a, {1});
+  }
   int64_t s = normalize_dim(start_dim, a.dim(), "flatten"), e = normalize_dim(end_dim, a.dim(), "flatten");
   if (s > e) fail<ValueError>("flatten: start_dim ", start_dim, " comes after end_dim ", end_dim);
   Shape shape(a.shape().begin(), a.shape().begin() + s);

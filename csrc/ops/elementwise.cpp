@@ -522,10 +522,11 @@ Tensor masked_fill(const Tensor& a, const Tensor& mask_in, double value) {
   prof::KernelTimer timer("masked_fill");
   require_broadcast_to(mask_in.shape(), a.shape(), "masked_fill", "mask");
   const Tensor mask = astype(mask_in, DType::Bool);  // nonzero = true
+  // NaN or out-of-range values into int64 raise (core/dtype.h), empty tensor or not, as full
+  // and fill_ do; the rest converts like astype.
+  if (a.dtype() == DType::Int64) int64_from_double(value, "masked_fill");
   Tensor out = clone(a);
   if (out.numel() == 0) return out;
-  // NaN or out-of-range values into int64 raise (core/dtype.h); the rest converts like astype.
-  if (a.dtype() == DType::Int64) int64_from_double(value, "masked_fill");
   const Tensor v = scalar_tensor(value, a.dtype());
   dispatch(a.dtype(), [&](auto tag) {
     using T = decltype(tag);

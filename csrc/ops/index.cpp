@@ -70,8 +70,19 @@ template <class T>
 void accumulate(T& dst, T src) {
   if constexpr (std::is_same_v<T, uint8_t>)
     dst = static_cast<T>(dst || src);
+  else if constexpr (std::is_same_v<T, int64_t>)  // wraps as numpy does; a signed overflow would be undefined
+    dst = static_cast<int64_t>(static_cast<uint64_t>(dst) + static_cast<uint64_t>(src));
   else
     dst = static_cast<T>(dst + src);
+}
+
+// Adding a float source into an integer tensor would truncate fractions and has no value for
+// NaN or Inf: refused, as PyTorch does (an integer source into a float tensor is exact and allowed).
+void check_source_dtype(const Tensor& self, const Tensor& src, const char* op) {
+  if (!is_floating(self.dtype()) && is_floating(src.dtype()))
+    fail<TypeError>(op, ": cannot add a ", dtype_name(src.dtype()), " source into a ", dtype_name(self.dtype()),
+                    " tensor (fractions would be cut, NaN has no integer value); use a float input, or convert "
+                    "the source with .astype(np.int64) deliberately");
 }
 
 }  // namespace
@@ -181,6 +192,7 @@ Tensor index_add(const Tensor& self_in, int64_t dim, const Tensor& index, const 
     fail<ValueError>("index_add: source shape ", shape_str(src_in.shape()), " does not match ",
                      shape_str(want), " (the input shape ", shape_str(self_in.shape()), " with dimension ",
                      dim, " replaced by the ", idx.size(), " indices)");
+  check_source_dtype(self, src, "index_add");
   Tensor out = clone(self);
   if (src.dtype() != out.dtype()) src = astype(src, out.dtype());
   Strides idx_strides(want.size(), 0);
@@ -216,6 +228,7 @@ Tensor scatter_add(const Tensor& self_in, int64_t dim, const Tensor& index_in, c
       fail<ValueError>("scatter_add: index shape ", shape_str(index.shape()), " is larger than the source ",
                        shape_str(src.shape()), " or (outside dimension ", dim, ") the input ",
                        shape_str(self.shape()), " in dimension ", d);
+  check_source_dtype(self, src, "scatter_add");
   Tensor out = clone(self);
   if (src.dtype() != out.dtype()) src = astype(src, out.dtype());
   const int64_t size = out.shape()[dim], out_dim_stride = out.strides()[dim];

@@ -76,7 +76,9 @@ CrossEntropyResult cross_entropy(const Tensor& logits_in, const Tensor& targets_
       for (int64_t j = 1; j < C; ++j) mx = row[j] > mx ? row[j] : mx;
       double s = 0;
       for (int64_t j = 0; j < C; ++j) s += std::exp(static_cast<double>(row[j] - mx));
-      total += std::log(s) + mx - row[pt[i]];
+      // (max - target) first: added to log(s) the other way round, a large max (2**41) rounds
+      // the sum to its ulp before the target is subtracted (0.693359 instead of ln 2).
+      total += std::log(s) + (static_cast<double>(mx) - static_cast<double>(row[pt[i]]));
     }
     F* pw = r.weights.data<F>();
     for (int64_t i = 0; i < M; ++i) pw[i] = (pt[i] == ignore_index || count == 0) ? F(0) : F(1.0 / count);

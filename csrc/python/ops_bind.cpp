@@ -24,7 +24,14 @@ static std::vector<Tensor> tensor_list(const py::handle& seq, const char* op) {
     throw tt::TypeError(std::string(op) + ": expected a list or tuple of tensors, got " +
                         std::string(py::str(py::type::of(seq).attr("__name__"))) + "; e.g. tt." + op + "([a, b])");
   std::vector<Tensor> ts;
-  for (auto item : seq) ts.push_back(as_tensor(item));
+  for (auto item : seq) {
+    try {
+      ts.push_back(as_tensor(item));
+    } catch (const tt::TypeError& e) {  // "Tensor: cannot make a tensor from NoneType": name the op and the item
+      throw tt::TypeError(std::string(op) + ": item " + std::to_string(ts.size()) + " is not a tensor (" + e.what() +
+                          ")");
+    }
+  }
   if (ts.empty()) throw tt::ValueError(std::string(op) + ": expected a non-empty list of tensors");
   return ts;
 }

@@ -3,6 +3,7 @@ import os
 
 import numpy as np
 import pytest
+from conftest import RSS_UNDER_ASAN
 
 import tinytorch as tt
 
@@ -15,6 +16,7 @@ def rss_mb():
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+@pytest.mark.not_under_sanitizer(reason=RSS_UNDER_ASAN)
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux /proc to read RSS")
 def test_million_small_tensors_keep_rss_flat():
     a = tt.ones(4, 4)

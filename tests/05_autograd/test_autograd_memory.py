@@ -12,6 +12,7 @@ import weakref
 
 import numpy as np
 import pytest
+from conftest import RSS_UNDER_ASAN
 
 import tinytorch as tt
 from tinytorch import autograd
@@ -26,6 +27,7 @@ def rss_bytes():
         return int(f.read().split()[1]) * PAGE
 
 
+@pytest.mark.not_under_sanitizer(reason=RSS_UNDER_ASAN)
 def test_training_loop_keeps_rss_flat():
     rng = np.random.default_rng(0)
     W1 = tt.Tensor(rng.standard_normal((8, 16)) * 0.3, requires_grad=True)

@@ -15,6 +15,7 @@ import subprocess
 
 import numpy as np
 import pytest
+from conftest import NOTEBOOKS_UNDER_ASAN
 
 import tinytorch as tt
 from tinytorch.autograd import Function
@@ -252,6 +253,7 @@ def test_render_errors_name_draw_graph(tmp_path, monkeypatch):
         g.render(tmp_path / "g.png")
 
 
+@pytest.mark.not_under_sanitizer(reason=NOTEBOOKS_UNDER_ASAN)
 def test_shows_itself_in_a_jupyter_notebook():
     """The done-when of issue 12: the graph of a small MLP and of the milestone GPT renders in a notebook."""
     nbformat = pytest.importorskip("nbformat")

@@ -4,12 +4,13 @@ import json
 
 import nbformat
 import pytest
+from conftest import NOTEBOOKS_UNDER_ASAN
 
 from tinytorch.course.lessons import lesson_source, strip_solutions
 from tinytorch.course.runner import notebook_from_source
 from course_helpers import WRITTEN, tinytorch_cli, wrong_solution
 
-pytestmark = pytest.mark.course
+pytestmark = [pytest.mark.course, pytest.mark.not_under_sanitizer(reason=NOTEBOOKS_UNDER_ASAN)]
 M = [m for m in WRITTEN if m.number == "11"][0]
 
 

@@ -4,12 +4,13 @@ student copy fails every check, and a deliberately wrong solution fails the
 checks aimed at its mistakes."""
 import nbformat
 import pytest
+from conftest import NOTEBOOKS_UNDER_ASAN
 
 from tinytorch.course.lessons import lesson_source, strip_solutions
 from tinytorch.course.runner import grade_notebook, notebook_from_source
 from course_helpers import WRITTEN, wrong_solution
 
-pytestmark = pytest.mark.course
+pytestmark = [pytest.mark.course, pytest.mark.not_under_sanitizer(reason=NOTEBOOKS_UNDER_ASAN)]
 
 
 def as_notebook(tmp_path, source, name):

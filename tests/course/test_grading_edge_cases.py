@@ -3,11 +3,12 @@ import json
 
 import nbformat
 import pytest
+from conftest import NOTEBOOKS_UNDER_ASAN
 
 from tinytorch.course.lessons import lesson_source
 from tinytorch.course.runner import grade_notebook, notebook_from_source
 
-pytestmark = pytest.mark.course
+pytestmark = [pytest.mark.course, pytest.mark.not_under_sanitizer(reason=NOTEBOOKS_UNDER_ASAN)]
 
 
 def write(tmp_path, cells, name="nb"):

@@ -5,6 +5,7 @@ import os
 
 import nbformat
 import pytest
+from conftest import NOTEBOOKS_UNDER_ASAN
 
 from tinytorch.course.lessons import lesson_source
 from tinytorch.course.requirements import MODULES
@@ -24,6 +25,7 @@ def fill_in(path, number):
     nbformat.write(nb, path)
 
 
+@pytest.mark.not_under_sanitizer(reason=NOTEBOOKS_UNDER_ASAN)
 def test_module_06_from_start_to_complete(tmp_path):
     r = tinytorch_cli("module", "start", "06", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
@@ -96,6 +98,7 @@ def test_module_list_shows_all_twenty_with_their_status(tmp_path):
         assert rows[int(m.number) - 1] == [m.name, expected]
 
 
+@pytest.mark.not_under_sanitizer(reason=NOTEBOOKS_UNDER_ASAN)
 def test_a_python_file_beside_the_notebook_is_graded_when_there_is_no_notebook(tmp_path):
     folder = tmp_path / "tinytorch-course" / "11_embeddings"
     folder.mkdir(parents=True)

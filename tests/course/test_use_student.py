@@ -3,6 +3,7 @@ rules; a wrong rule is caught with the op and the step where it first departs.""
 import nbformat
 import numpy as np
 import pytest
+from conftest import NOTEBOOKS_UNDER_ASAN
 
 import tinytorch as tt
 from tinytorch.course.lessons import lesson_source
@@ -10,7 +11,7 @@ from tinytorch.course.overrides import use_student, load_student_namespace
 from tinytorch.course.runner import notebook_from_source
 from course_helpers import tinytorch_cli
 
-pytestmark = pytest.mark.course
+pytestmark = [pytest.mark.course, pytest.mark.not_under_sanitizer(reason=NOTEBOOKS_UNDER_ASAN)]
 
 
 

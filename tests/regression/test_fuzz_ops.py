@@ -4,62 +4,17 @@ through elementwise, broadcasting, reduction, view, matmul, clip/where and
 joining ops. Forward values are compared with numpy; gradients with PyTorch in
 float64.
 
-Each family runs in a child process, so a crash (segfault, abort, sanitizer
-report) fails the test with the child's output instead of killing pytest.
-Bounded for CI (TINYTORCH_FUZZ_EXAMPLES examples per family, default 150);
-`pytest --long` (or TINYTORCH_FUZZ_EXAMPLES=1000) for a long run.
+Each family runs in a child process (tests/fuzz_harness.py), so a crash
+(segfault, abort, sanitizer report) fails the test with the child's output
+instead of killing pytest. Bounded for CI (TINYTORCH_FUZZ_EXAMPLES examples per
+family, default 150); `pytest --long` (or TINYTORCH_FUZZ_EXAMPLES=1000) for a
+long run. The public layers are fuzzed the same way in test_fuzz_layers.py.
 """
-import os
-import subprocess
-import sys
-import textwrap
-
 import pytest
 
+from fuzz_harness import run_family
+
 pytestmark = pytest.mark.regression
-
-EXAMPLES = int(os.environ.get("TINYTORCH_FUZZ_EXAMPLES", "150"))
-
-PRELUDE = textwrap.dedent(f"""
-    import warnings
-    import numpy as np
-    import tinytorch as tt
-    from hypothesis import given, settings, HealthCheck, strategies as st
-    from hypothesis.extra import numpy as hnp
-    warnings.simplefilter("ignore")
-    SETTINGS = settings(max_examples={EXAMPLES}, deadline=None, derandomize=True, database=None,
-                        suppress_health_check=list(HealthCheck))
-    shapes = hnp.array_shapes(min_dims=0, max_dims=5, min_side=0, max_side=3)
-    floats64 = st.floats(allow_nan=True, allow_infinity=True, width=64)
-    def arrays(dtype, shape):
-        if np.dtype(dtype).kind == "f":
-            # subnormals included: log/exp/erf at the float-range edges are checked to the ulp in
-            # tests/01_tensor/test_subnormal_inputs.py
-            return hnp.arrays(dtype, shape, elements=st.floats(allow_nan=True, allow_infinity=True,
-                                                                allow_subnormal=True,
-                                                                width=np.dtype(dtype).itemsize * 8))
-        return hnp.arrays(dtype, shape, elements=st.integers(-1000, 1000))
-    @st.composite
-    def array_and_view(draw, dtypes=(np.float32, np.float64, np.int64)):
-        # an array, and optionally a non-contiguous view of it (reversed axes or a step)
-        dtype = draw(st.sampled_from(dtypes))
-        a = draw(arrays(dtype, draw(shapes)))
-        t = tt.Tensor(a, dtype=dtype)
-        if a.ndim >= 2 and draw(st.booleans()):
-            a, t = a.T, t.T
-        elif a.ndim >= 1 and a.shape[0] > 1 and draw(st.booleans()):
-            a, t = a[::2], t[::2]
-        return a, t
-    def same(got, want):
-        got = np.asarray(got)
-        assert got.shape == np.shape(want), (got.shape, np.shape(want))
-        want = np.asarray(want, dtype=got.dtype) if got.dtype != np.bool_ else np.asarray(want)
-        if got.dtype.kind == "f":
-            np.testing.assert_allclose(got, want, rtol=2e-5 if got.dtype == np.float32 else 1e-12,
-                                       atol=1e-6, equal_nan=True)
-        else:
-            np.testing.assert_array_equal(got, want)
-""")
 
 FAMILIES = {
     "elementwise": """
@@ -183,6 +138,4 @@ def test_fuzz_family_in_a_child_process(family):
     if family == "gradients_vs_torch":
         from conftest import torch_or_skip
         torch_or_skip()
-    code = PRELUDE + textwrap.dedent(FAMILIES[family])
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900)
-    assert r.returncode == 0, f"{family}: child exited with {r.returncode}\n{r.stdout[-3000:]}\n{r.stderr[-6000:]}"
+    run_family(family, FAMILIES[family])

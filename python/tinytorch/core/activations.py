@@ -5,7 +5,8 @@ csrc/autograd/backward.h) and works on tensors of any shape.
 """
 from .. import _C
 from .module import Module
-from .tensor import _as_tensor
+from .tensor import Tensor, _as_tensor
+from ._errors import names_the_layer
 
 __all__ = ["ReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax"]
 
@@ -13,6 +14,7 @@ __all__ = ["ReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax"]
 class ReLU(Module):
     """max(0, x)."""
 
+    @names_the_layer
     def forward(self, x):
         return _C.relu(_as_tensor(x, "ReLU"))
 
@@ -20,6 +22,7 @@ class ReLU(Module):
 class Sigmoid(Module):
     """1 / (1 + exp(-x)), computed without overflow for large |x|."""
 
+    @names_the_layer
     def forward(self, x):
         return _C.sigmoid(_as_tensor(x, "Sigmoid"))
 
@@ -27,6 +30,7 @@ class Sigmoid(Module):
 class Tanh(Module):
     """tanh(x)."""
 
+    @names_the_layer
     def forward(self, x):
         return _C.tanh(_as_tensor(x, "Tanh"))
 
@@ -45,6 +49,7 @@ class GELU(Module):
             raise ValueError(f"GELU: approximate must be 'tanh' or 'none', got {approximate!r}")
         self.approximate = approximate
 
+    @names_the_layer
     def forward(self, x):
         return _C.gelu(_as_tensor(x, "GELU"), self.approximate)
 
@@ -62,6 +67,7 @@ class Softmax(Module):
         super().__init__()
         self.dim = dim
 
+    @names_the_layer
     def forward(self, x, dim=None):
         return _C.softmax(_as_tensor(x, "Softmax"), self.dim if dim is None else dim)
 
@@ -76,6 +82,7 @@ class LogSoftmax(Module):
         super().__init__()
         self.dim = dim
 
+    @names_the_layer
     def forward(self, x, dim=None):
         return _C.log_softmax(_as_tensor(x, "LogSoftmax"), self.dim if dim is None else dim)
 

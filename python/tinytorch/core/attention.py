@@ -30,6 +30,7 @@ from ._sizes import positive_int
 from .layers import Linear
 from .module import Module
 from .tensor import Tensor, _as_tensor
+from ._errors import names_the_function, names_the_layer
 
 __all__ = ["MASK_VALUE", "scaled_dot_product_attention", "MultiHeadAttention", "causal_mask", "mask_kind"]
 
@@ -79,6 +80,7 @@ def mask_kind(mask, seq_len=None):
     return mask, kind
 
 
+@names_the_function("scaled_dot_product_attention")
 def scaled_dot_product_attention(Q, K, V, mask=None):
     """softmax(Q K^T / sqrt(d_k) + mask) V.
 
@@ -98,6 +100,7 @@ class MultiHeadAttention(Module):
     forward(x (batch, seq_len, embed_dim), mask=None) -> (batch, seq_len, embed_dim).
     """
 
+    @names_the_layer
     def __init__(self, embed_dim, num_heads):
         super().__init__()
         embed_dim = positive_int(embed_dim, "embed_dim", "MultiHeadAttention")  # numpy integers too
@@ -121,6 +124,7 @@ class MultiHeadAttention(Module):
         q, k, v, o = self.q_proj, self.k_proj, self.v_proj, self.out_proj
         return (q.weight, q.bias, k.weight, k.bias, v.weight, v.bias, o.weight, o.bias)
 
+    @names_the_layer
     def forward(self, x, mask=None):
         x = _as_tensor(x, "MultiHeadAttention")
         if x.ndim != 3 or x.shape[2] != self.embed_dim:

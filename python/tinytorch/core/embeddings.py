@@ -15,6 +15,7 @@ from ._sizes import positive_int
 from .losses import integer_ids
 from .module import Module
 from .tensor import Tensor, _as_tensor
+from ._errors import names_the_layer
 
 __all__ = ["Embedding", "PositionalEncoding", "SinusoidalPositionalEncoding", "EmbeddingLayer",
            "create_sinusoidal_embeddings", "BYTES_PER_FLOAT32", "MB_TO_BYTES"]
@@ -46,6 +47,7 @@ class Embedding(Module):
     An id outside [0, vocab_size) raises IndexError naming the id and the vocab size.
     """
 
+    @names_the_layer
     def __init__(self, vocab_size, embed_dim):
         super().__init__()
         vocab_size = _check_size(vocab_size, "vocab_size", "Embedding")

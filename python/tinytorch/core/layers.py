@@ -12,7 +12,8 @@ from .. import _C
 from . import overrides as _overrides
 from ._sizes import positive_int
 from .module import IncompatibleKeys, Layer, Module, Parameter
-from .tensor import _as_tensor
+from .tensor import Tensor, _as_tensor
+from ._errors import names_the_layer
 
 __all__ = ["Module", "Layer", "Parameter", "IncompatibleKeys", "Linear", "Dropout", "Sequential",
            "XAVIER_SCALE_FACTOR", "HE_SCALE_FACTOR", "DROPOUT_MIN_PROB", "DROPOUT_MAX_PROB"]
@@ -35,6 +36,7 @@ class Linear(Module):
     bias: (out_features,) zeros, or None with bias=False.
     """
 
+    @names_the_layer
     def __init__(self, in_features, out_features, bias=True):
         super().__init__()
         in_features = _check_size(in_features, "in_features", "Linear")
@@ -47,6 +49,7 @@ class Linear(Module):
         self.weight = weight
         self.bias = _C.zeros(out_features, requires_grad=True) if bias else None
 
+    @names_the_layer
     def forward(self, x):
         if _overrides.active():  # a student's Matmul is swapped in: compose, so their op really runs
             y = _as_tensor(x, "Linear") @ self.weight
@@ -65,6 +68,7 @@ class Dropout(Module):
     In evaluation mode the input is returned unchanged.
     """
 
+    @names_the_layer
     def __init__(self, p=0.5):
         super().__init__()
         # numpy scalars too (np.float32(0.1) from a config array), as PyTorch accepts them
@@ -72,6 +76,7 @@ class Dropout(Module):
             raise ValueError(f"Dropout probability must be between {DROPOUT_MIN_PROB} and {DROPOUT_MAX_PROB}, got {p!r}")
         self.p = float(p)
 
+    @names_the_layer
     def forward(self, x, training=None):
         if training is None:
             training = self.training

@@ -9,6 +9,7 @@ import numpy as np
 from .. import _C
 from .module import Module
 from .tensor import Tensor, _as_tensor
+from ._errors import names_the_layer
 
 __all__ = ["NonIntegerIdError", "integer_ids", "MSELoss", "CrossEntropyLoss", "BinaryCrossEntropyLoss", "BCELoss", "log_softmax", "EPSILON"]
 
@@ -64,6 +65,7 @@ def _class_indices(targets, where):
 class MSELoss(Module):
     """mean((predictions - targets)^2) over all elements (targets broadcast to predictions)."""
 
+    @names_the_layer
     def forward(self, predictions, targets):
         return _C.mse_loss(_as_tensor(predictions, "MSELoss"), targets)
 
@@ -79,6 +81,7 @@ class CrossEntropyLoss(Module):
         super().__init__()
         self.ignore_index = int(ignore_index)
 
+    @names_the_layer
     def forward(self, logits, targets):
         return _C.cross_entropy(_as_tensor(logits, "CrossEntropyLoss"), _class_indices(targets, "CrossEntropyLoss"), self.ignore_index)
 
@@ -89,6 +92,7 @@ class CrossEntropyLoss(Module):
 class BinaryCrossEntropyLoss(Module):
     """-mean(t log p + (1 - t) log(1 - p)) for probabilities p (clamped to [1e-7, 1 - 1e-7])."""
 
+    @names_the_layer
     def forward(self, predictions, targets):
         return _C.binary_cross_entropy(_as_tensor(predictions, "BinaryCrossEntropyLoss"), targets)
 

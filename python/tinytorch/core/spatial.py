@@ -24,6 +24,7 @@ from .. import _C
 from ._sizes import positive_int
 from .module import Module
 from .tensor import Tensor
+from ._errors import names_the_layer
 
 __all__ = ["Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "conv2d", "max_pool2d", "avg_pool2d"]
 
@@ -127,6 +128,8 @@ def _pool(op, x, kernel_size, stride, padding, pad_value, reduce):
         raise ValueError(f"{op}: padding {padding} must be at most half the kernel size {kernel} "
                          f"(as in PyTorch: a window could otherwise lie entirely in the padding)")
     n, c, h, w = x.shape
+    if h == 0 or w == 0:  # as PyTorch: every window would lie entirely in the padding (-inf for max)
+        raise ValueError(f"{op}: the input's height and width must be at least 1, got shape {tuple(x.shape)}")
     oh, ow = _output_size(op, x.shape, kernel, stride, padding)
     # Each channel pooled as its own one-channel image: columns (N*C, kh*kw, OH*OW).
     cols = _C.im2col(x.reshape(n * c, 1, h, w), kernel, stride, padding, pad_value)
@@ -163,6 +166,7 @@ class Conv2d(Module):
     tinytorch.manual_seed).
     """
 
+    @names_the_layer
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True):
         super().__init__()
         in_channels = _check_count(in_channels, "in_channels", "Conv2d")
@@ -182,6 +186,7 @@ class Conv2d(Module):
         else:
             self.bias = None
 
+    @names_the_layer
     def forward(self, x):
         return conv2d(x, self.weight, self.bias, self.stride, self.padding)
 
@@ -193,6 +198,7 @@ class Conv2d(Module):
 class _Pool2d(Module):
     _op = None
 
+    @names_the_layer
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
         name = type(self).__name__
@@ -203,6 +209,7 @@ class _Pool2d(Module):
             raise ValueError(f"{name}: padding {self.padding} must be at most half the kernel size {kernel} "
                              f"(as in PyTorch)")
 
+    @names_the_layer
     def forward(self, x):
         return type(self)._op(x, self.kernel_size, self.stride, self.padding)
 
@@ -223,12 +230,14 @@ class AvgPool2d(_Pool2d):
 class Flatten(Module):
     """Flattens dims start_dim..end_dim into one: (N, C, H, W) -> (N, C*H*W) by default, as torch.nn.Flatten."""
 
+    @names_the_layer
     def __init__(self, start_dim=1, end_dim=-1):
         super().__init__()
         if not _is_int(start_dim) or not _is_int(end_dim):
             raise TypeError(f"Flatten: start_dim and end_dim must be ints, got {start_dim!r} and {end_dim!r}")
         self.start_dim, self.end_dim = int(start_dim), int(end_dim)
 
+    @names_the_layer
     def forward(self, x):
         if not isinstance(x, Tensor):
             raise TypeError(f"Flatten: input must be a Tensor, got {type(x).__name__}")

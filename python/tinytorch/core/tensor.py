@@ -63,7 +63,8 @@ def _advanced_getitem(t, key):
     """
     key = _to_numpy_key(key)
     positions = np.arange(t._numel, dtype=np.int64).reshape(t.shape)[key]
-    return _C.take(t, Tensor(np.ascontiguousarray(positions), dtype=np.int64))
+    # np.array, not np.ascontiguousarray: that one makes a 0-d result (t[np.array(0)]) 1-d
+    return _C.take(t, Tensor(np.array(positions, dtype=np.int64, order="C"), dtype=np.int64))
 
 
 def _advanced_setitem(t, key, value):

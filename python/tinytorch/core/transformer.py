@@ -21,6 +21,7 @@ from .losses import integer_ids
 from .layers import Dropout, Linear
 from .module import Module
 from .tensor import Tensor, _as_tensor
+from ._errors import names_the_layer
 
 _SMALLEST_SAMPLING_TEMPERATURE = 1.0 / np.finfo(np.float64).max  # 1 / T overflows below this
 
@@ -37,6 +38,7 @@ class LayerNorm(Module):
     and node (csrc/ops/nn_kernels.cpp, csrc/autograd/backward.h).
     """
 
+    @names_the_layer
     def __init__(self, normalized_shape, eps=1e-5):
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else normalized_shape
@@ -52,6 +54,7 @@ class LayerNorm(Module):
         self.gamma = _C.ones(*self.normalized_shape, requires_grad=True)
         self.beta = _C.zeros(*self.normalized_shape, requires_grad=True)
 
+    @names_the_layer
     def forward(self, x):
         x = _as_tensor(x, "LayerNorm")
         k = len(self.normalized_shape)
@@ -60,8 +63,9 @@ class LayerNorm(Module):
                              f"{self.normalized_shape}")
         if k == 1:
             return _C._nn_layer_norm(x, self.gamma, self.beta, self.eps)
-        flat = x.reshape(*x.shape[:-k], -1)
-        out = _C._nn_layer_norm(flat, self.gamma.reshape(-1), self.beta.reshape(-1), self.eps)
+        size = int(np.prod(self.normalized_shape))  # not -1: with a 0-size batch dim it is ambiguous
+        flat = x.reshape(*x.shape[:-k], size)
+        out = _C._nn_layer_norm(flat, self.gamma.reshape(size), self.beta.reshape(size), self.eps)
         return out.reshape(*x.shape)
 
     def extra_repr(self):
@@ -79,6 +83,7 @@ class MLP(Module):
     hidden_dim defaults to 4 * embed_dim. Dropout (dropout_prob) acts only in training mode.
     """
 
+    @names_the_layer
     def __init__(self, embed_dim, hidden_dim=None, dropout_prob=0.1):
         super().__init__()
         if hidden_dim is None:
@@ -95,6 +100,7 @@ class MLP(Module):
                 and type(self.gelu) is GELU
                 and self.gelu.approximate == "tanh" and type(self.dropout) is Dropout)
 
+    @names_the_layer
     def forward(self, x):
         x = _as_tensor(x, "MLP")
         if self._fusable():
@@ -113,6 +119,7 @@ class TransformerBlock(Module):
     mlp: MLP(embed_dim, int(embed_dim * mlp_ratio), dropout_prob).
     """
 
+    @names_the_layer
     def __init__(self, embed_dim, num_heads, mlp_ratio=4, dropout_prob=0.1):
         super().__init__()
         self.embed_dim = embed_dim
@@ -137,6 +144,7 @@ class TransformerBlock(Module):
                (self.ln2.gamma, self.ln2.beta, self.ln2.eps,
                 m.linear1.weight, m.linear1.bias, m.linear2.weight, m.linear2.bias)
 
+    @names_the_layer
     def forward(self, x, mask=None):
         x = _as_tensor(x, "TransformerBlock")
         if self._fusable():
@@ -166,6 +174,7 @@ class GPT(Module):
     to every block.
     """
 
+    @names_the_layer
     def __init__(self, vocab_size, embed_dim, num_layers, num_heads, max_seq_len=1024, dropout_prob=0.0):
         super().__init__()
         for name, v in (("vocab_size", vocab_size), ("embed_dim", embed_dim), ("num_heads", num_heads),
@@ -174,6 +183,8 @@ class GPT(Module):
                 raise ValueError(f"GPT: {name} must be a positive integer, got {v!r}")
         if isinstance(num_layers, bool) or not isinstance(num_layers, (int, np.integer)) or num_layers < 0:
             raise ValueError(f"GPT: num_layers must be a non-negative integer, got {num_layers!r}")
+        if embed_dim % num_heads:  # checked here too: with num_layers=0 no attention layer would check it
+            raise ValueError(f"GPT: embed_dim ({embed_dim}) must be divisible by num_heads ({num_heads})")
         self.vocab_size = vocab_size
         self.embed_dim = embed_dim
         self.num_layers = num_layers
@@ -196,6 +207,7 @@ class GPT(Module):
                 return False
         return True
 
+    @names_the_layer
     def forward(self, tokens):
         tokens = _token_ids(tokens, "GPT")
         if tokens.ndim != 2:
