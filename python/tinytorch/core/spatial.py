@@ -1,7 +1,11 @@
 """Module 09: spatial. `Conv2d`, `MaxPool2d`, `AvgPool2d` and `Flatten`, plus their functional forms.
 
-Every operation here is im2col followed by ordinary tensor ops, so autograd
-(and double backward) comes for free from the differentiable C++ ops:
+`conv2d` runs the fused C++ op `_C.conv2d` (csrc/ops/conv.cpp: a few large
+GEMMs per batch, one Conv2dBackward node). While a course override is active
+it takes the composed path below instead, so a student's ops really run; the
+composed path is also the reference the fused op is tested against. Pooling,
+and the composed conv2d, are im2col followed by ordinary tensor ops, so
+autograd (and double backward) comes for free from the differentiable C++ ops:
 
 * `_C.im2col(x, kernel, stride, padding)` turns (N, C, H, W) into columns
   (N, C*kh*kw, OH*OW): column l holds the C*kh*kw input values under the
@@ -21,6 +25,7 @@ import numbers
 import numpy as np
 
 from .. import _C
+from . import overrides as _overrides
 from ._sizes import positive_int
 from .module import Module
 from .tensor import Tensor
@@ -112,6 +117,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
             raise TypeError(f"conv2d: input is {x.dtype} but bias is {bias.dtype}; use one dtype")
     kernel, stride, padding = _window_args("conv2d", (kh, kw), stride, padding)
     oh, ow = _output_size("conv2d", x.shape, kernel, stride, padding)
+    if not _overrides.active():  # the fused op (csrc/ops/conv.cpp); a student's ops need the composed path
+        return _C.conv2d(x, weight, bias, stride, padding)
     cols = _C.im2col(x, kernel, stride, padding)                  # (N, C*kh*kw, OH*OW)
     out = weight.reshape(out_channels, -1) @ cols                  # (N, O, OH*OW): one batched GEMM
     if bias is not None:
