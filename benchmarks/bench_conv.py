@@ -4,7 +4,7 @@
 
 Milliseconds per call (forward, sum, backward from a fresh input that requires grad),
 the median of interleaved rounds (tinytorch, PyTorch, tinytorch, ...); > 1 means tinytorch
-is faster. Both run the same number of threads (tinytorch's). The shapes are those of small
+is faster. Both run the same number of threads (--threads, default tinytorch's). The shapes are those of small
 CNNs: the LeNet-style milestone's two layers, a wider 32x32 one and a 64-channel 3x3 layer on
 32x32. Each shape is measured as Conv2d + MaxPool2d(2) (the layer as a CNN uses it) and as
 Conv2d alone.
@@ -30,12 +30,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (default 7)")
     parser.add_argument("--quick", action="store_true", help="3 rounds")
+    parser.add_argument("--threads", type=int, default=None, help="threads for both (default: tinytorch's)")
     args = parser.parse_args()
     rounds = 3 if args.quick else args.rounds
     if rounds < 1:
         parser.error("--rounds must be >= 1")
     import tinytorch as tt
     from tinytorch.core.spatial import Conv2d, MaxPool2d
+    if args.threads is not None:
+        if args.threads < 1:
+            parser.error("--threads must be >= 1")
+        tt.set_num_threads(args.threads)
     try:
         import torch
         torch.set_num_threads(tt.get_num_threads())

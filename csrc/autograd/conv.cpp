@@ -1,4 +1,4 @@
-// Differentiable conv2d: the fused kernels of ops/conv.cpp with one backward node.
+// Differentiable conv2d and max_pool2d: the fused kernels of ops/conv.cpp and ops/pool.cpp, one node each.
 #include "autograd/conv.h"
 
 #include "autograd/api.h"
@@ -47,6 +47,35 @@ TensorList Conv2dBackward::apply(TensorList&& grads) {
   out[1] = r.w;
   if (has_bias) out[2] = r.b;
   return out;
+}
+
+Tensor max_pool2d(const Tensor& x, const ops::Window2d& g) {
+  Tensor y = ops::max_pool2d(x, g);
+  if (!GradMode::is_enabled() || !x.requires_grad()) return y;
+  auto n = std::make_shared<MaxPool2dBackward>();
+  n->next_edges.push_back(gradient_edge(x));
+  n->x = SavedTensor(x);
+  n->y = SavedTensor(y, /*output=*/true);
+  n->window = g;
+  set_history(y, n);
+  return y;
+}
+
+TensorList MaxPool2dBackward::apply(TensorList&& grads) {
+  check_not_released();
+  const Tensor& gy = grads[0];
+  if (!gy.defined()) return {Tensor()};
+  const Tensor xs = x.unpack(*this), ys = detach(y.unpack(*this));
+  if (GradMode::is_enabled()) {  // create_graph: linear in gy with constant routing weights
+    const Shape& s = xs.shape();
+    const int64_t planes = s[0] * s[1];
+    ops::Window2d one = window;  // every channel pooled as its own one-channel image
+    one.C = 1;
+    const Tensor wts = ops::max_pool2d_tie_weights(detach(xs), ys, window);
+    const Tensor cols = mul(reshape(gy, {planes, 1, -1}), wts);
+    return {reshape(tt::col2im(cols, one), s)};
+  }
+  return {ops::max_pool2d_backward(gy, xs, ys, window)};
 }
 
 }  // namespace tt

@@ -1,4 +1,4 @@
-// The differentiable fused convolution (kernels in ops/conv.cpp) and its node.
+// The differentiable fused convolution and max pooling (kernels in ops/conv.cpp, ops/pool.cpp) and their nodes.
 #pragma once
 #include "autograd/node.h"
 #include "ops/ops.h"
@@ -23,6 +23,24 @@ struct Conv2dBackward : Node {
   void release_saved() override {
     x.reset();
     w.reset();
+    released = true;
+  }
+};
+
+// y = max_pool2d(x) as one node: gx = each window's gradient shared equally among the elements
+// equal to its max (as the composed im2col + max path). Under create_graph it is
+// col2im(g * weights) with the routing weights constant, so gx is differentiable in g (its
+// derivative in x is zero almost everywhere, as for max itself).
+Tensor max_pool2d(const Tensor& x, const ops::Window2d& g);
+
+struct MaxPool2dBackward : Node {
+  std::string name() const override { return "MaxPool2dBackward"; }
+  SavedTensor x, y;
+  ops::Window2d window;
+  TensorList apply(TensorList&& grads) override;
+  void release_saved() override {
+    x.reset();
+    y.reset();
     released = true;
   }
 };

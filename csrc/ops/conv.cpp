@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -38,7 +39,7 @@ namespace {
 // Columns per GEMM below which images are batched into one product (measured in
 // benchmarks/bench_conv.py: an 8x8 map alone gives 64-column products, where
 // OpenBLAS spends more time packing than multiplying).
-constexpr int64_t kTargetColumns = 256;
+static const int64_t kTargetColumns = std::getenv("TT_CONV_COLS") ? std::atol(std::getenv("TT_CONV_COLS")) : 256;
 
 void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
           const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {

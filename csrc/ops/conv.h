@@ -1,6 +1,7 @@
 // Fused 2-D convolution kernels (ops/conv.cpp): the forward and the three
 // gradients of y = conv2d(x, w) + b without building the (N, C*kh*kw, OH*OW)
-// column tensor of the whole batch. No graph recording here (autograd/conv.h).
+// column tensor of the whole batch; and fused max pooling (ops/pool.cpp).
+// No graph recording here (autograd/conv.h).
 #pragma once
 #include "ops/ops.h"
 
@@ -24,5 +25,18 @@ struct Conv2dGrads {
 Conv2dGrads conv2d_backward(const Tensor& gy, const Tensor& x, const Tensor& w, const Shape& x_shape,
                             const Shape& w_shape, DType dtype, const Window2d& g, bool need_x, bool need_w,
                             bool need_b);
+
+}  // namespace tt::ops
+
+namespace tt::ops {
+
+// ---- max pooling (ops/pool.cpp) ----
+// y (N, C, OH, OW): the max over each window of each channel (padding never wins). g.C = C.
+Tensor max_pool2d(const Tensor& x, const Window2d& g);
+// gx: each window's gradient shared equally among the elements equal to its max.
+Tensor max_pool2d_backward(const Tensor& gy, const Tensor& x, const Tensor& y, const Window2d& g);
+// The same routing as a constant (N*C, kh*kw, OH*OW) weight per window position (1/ties where x is
+// the max, else 0), laid out as im2col's columns: for the differentiable backward under create_graph.
+Tensor max_pool2d_tie_weights(const Tensor& x, const Tensor& y, const Window2d& g);
 
 }  // namespace tt::ops

@@ -1,5 +1,6 @@
-// tinytorch._C.conv2d: the fused convolution (csrc/ops/conv.cpp, node in csrc/autograd/conv.h).
-// tinytorch.core.spatial.conv2d validates the arguments first and calls this unless a course
+// tinytorch._C.conv2d and max_pool2d: the fused convolution and max pooling (csrc/ops/conv.cpp,
+// csrc/ops/pool.cpp; nodes in csrc/autograd/conv.h).
+// tinytorch.core.spatial validates the arguments first and calls this unless a course
 // override is active; the C++ side checks them again, so a direct call cannot crash.
 #include "autograd/conv.h"
 #include "autograd/grad_mode.h"
@@ -28,6 +29,21 @@ void bind_conv(py::module_& m) {
   }, py::arg("x"), py::arg("weight"), py::arg("bias") = py::none(), py::arg("stride") = Pair{1, 1},
      py::arg("padding") = Pair{0, 0},
      "Fused 2-D convolution (no dilation or groups): x (N, C, H, W), weight (O, C, kh, kw), bias (O,) or None.");
+
+  py::class_<tt::MaxPool2dBackward, tt::Node, std::shared_ptr<tt::MaxPool2dBackward>>(m, "MaxPool2dBackward");
+  m.def("max_pool2d", [](const Tensor& x, Pair kernel, Pair stride, Pair padding) {
+    tt::ops::Window2d g{0, 0, 0, kernel.first, kernel.second, stride.first, stride.second, padding.first,
+                        padding.second};
+    if (x.dim() == 4) {
+      g.C = x.shape()[1];
+      g.H = x.shape()[2];
+      g.W = x.shape()[3];
+    }
+    if (tt::AnomalyMode::is_enabled()) return tt::max_pool2d(x, g);
+    py::gil_scoped_release nogil;
+    return tt::max_pool2d(x, g);
+  }, py::arg("x"), py::arg("kernel_size"), py::arg("stride"), py::arg("padding") = Pair{0, 0},
+     "Fused 2-D max pooling: the max over each window of each channel; ties share the gradient equally.");
 }
 
 }  // namespace ttpy

@@ -1,11 +1,12 @@
 """Module 09: spatial. `Conv2d`, `MaxPool2d`, `AvgPool2d` and `Flatten`, plus their functional forms.
 
-`conv2d` runs the fused C++ op `_C.conv2d` (csrc/ops/conv.cpp: a few large
-GEMMs per batch, one Conv2dBackward node). While a course override is active
-it takes the composed path below instead, so a student's ops really run; the
-composed path is also the reference the fused op is tested against. Pooling,
-and the composed conv2d, are im2col followed by ordinary tensor ops, so
-autograd (and double backward) comes for free from the differentiable C++ ops:
+`conv2d` and `max_pool2d` run fused C++ ops (`_C.conv2d`, csrc/ops/conv.cpp:
+a few large GEMMs per batch, one Conv2dBackward node; `_C.max_pool2d`,
+csrc/ops/pool.cpp). While a course override is active they take the composed
+path below instead, so a student's ops really run; the composed path is also
+the reference the fused ops are tested against. `avg_pool2d`, and the
+composed paths, are im2col followed by ordinary tensor ops, so autograd (and
+double backward) comes for free from the differentiable C++ ops:
 
 * `_C.im2col(x, kernel, stride, padding)` turns (N, C, H, W) into columns
   (N, C*kh*kw, OH*OW): column l holds the C*kh*kw input values under the
@@ -126,7 +127,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
     return out.reshape(x.shape[0], out_channels, oh, ow)
 
 
-def _pool(op, x, kernel_size, stride, padding, pad_value, reduce):
+def _pool(op, x, kernel_size, stride, padding, pad_value, reduce, fused=None):
     x = _check_input(op, x)
     kernel = _pair(kernel_size, "kernel_size", op)
     kernel, stride, padding = _window_args(op, kernel, stride, padding, default_stride=kernel)
@@ -135,6 +136,8 @@ def _pool(op, x, kernel_size, stride, padding, pad_value, reduce):
                          f"(as in PyTorch: a window could otherwise lie entirely in the padding)")
     n, c, h, w = x.shape
     oh, ow = _output_size(op, x.shape, kernel, stride, padding)
+    if fused is not None and not _overrides.active():  # a student's ops need the composed path
+        return fused(x, kernel, stride, padding)
     # Each channel pooled as its own one-channel image: columns (N*C, kh*kw, OH*OW).
     cols = _C.im2col(x.reshape(n * c, 1, h, w), kernel, stride, padding, pad_value)
     return reduce(cols).reshape(n, c, oh, ow)
@@ -146,7 +149,8 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
     Padding is -inf, so it never wins. At ties the gradient is shared equally
     among the tied elements (PyTorch gives it all to the first one).
     """
-    return _pool("max_pool2d", x, kernel_size, stride, padding, -math.inf, lambda cols: cols.max(axis=1))
+    return _pool("max_pool2d", x, kernel_size, stride, padding, -math.inf, lambda cols: cols.max(axis=1),
+                 fused=_C.max_pool2d)
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0):
