@@ -20,7 +20,7 @@ namespace {
 // Calls visit(oh, ow, h0, h1, w0, w1) for each output position: rows [h0, h1) and columns
 // [w0, w1) of the window clipped to the image (padding never holds the max: it is -inf).
 template <class F>
-void for_each_window(const Window2d& g, F&& visit) {
+inline __attribute__((always_inline)) void for_each_window(const Window2d& g, F&& visit) {
   const int64_t OH = g.out_h(), OW = g.out_w();
   for (int64_t oh = 0; oh < OH; ++oh) {
     const int64_t h = oh * g.sh - g.ph, h0 = std::max<int64_t>(h, 0), h1 = std::min<int64_t>(h + g.kh, g.H);
@@ -29,6 +29,20 @@ void for_each_window(const Window2d& g, F&& visit) {
       visit(oh * OW + ow, h0, h1, w0, w1);
     }
   }
+}
+
+// The common 2x2, stride 2, unpadded window (a CNN's MaxPool2d(2)): fixed trip counts the
+// compiler unrolls. Returns the max of the four, NaN if any is NaN.
+template <class T>
+inline T max4(T a, T b, T c, T d) {
+  T m = a;
+  if (b > m || b != b) m = b;
+  if (c > m || c != c) m = c;
+  if (d > m || d != d) m = d;
+  return (a != a || b != b || c != c || d != d) ? std::numeric_limits<T>::quiet_NaN() : m;
+}
+bool is_2x2_stride_2(const Window2d& g) {
+  return g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0;
 }
 
 void check_pool(const Tensor& x, const Window2d& g) {
@@ -56,6 +70,16 @@ Tensor max_pool2d(const Tensor& x_in, const Window2d& g) {
       for (int64_t p = p0; p < p1; ++p) {
         const T* img = px + p * HW;
         T* out = py + p * L;
+        if (is_2x2_stride_2(g)) {
+          const int64_t OH = g.out_h(), OW = g.out_w();
+          for (int64_t oh = 0; oh < OH; ++oh) {
+            const T* r0 = img + 2 * oh * g.W;
+            const T* r1 = r0 + g.W;
+            for (int64_t ow = 0; ow < OW; ++ow)
+              out[oh * OW + ow] = max4(r0[2 * ow], r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1]);
+          }
+          continue;
+        }
         for_each_window(g, [&](int64_t l, int64_t h0, int64_t h1, int64_t w0, int64_t w1) {
           T m = -std::numeric_limits<T>::infinity();
           for (int64_t h = h0; h < h1; ++h)
@@ -88,6 +112,20 @@ Tensor max_pool2d_backward(const Tensor& gy_in, const Tensor& x_in, const Tensor
       for (int64_t p = p0; p < p1; ++p) {
         const T* img = px + p * HW;
         T* gimg = pgx + p * HW;
+        if (is_2x2_stride_2(g)) {  // disjoint windows: each element gets its own window's share or 0
+          const int64_t OH = g.out_h(), OW = g.out_w();
+          for (int64_t oh = 0; oh < OH; ++oh)
+            for (int64_t ow = 0; ow < OW; ++ow) {
+              const int64_t a = 2 * oh * g.W + 2 * ow, idx[4] = {a, a + 1, a + g.W, a + g.W + 1};
+              const T m = py[p * L + oh * OW + ow];
+              const int ties = (img[idx[0]] == m) + (img[idx[1]] == m) + (img[idx[2]] == m) + (img[idx[3]] == m);
+              if (ties == 0) continue;
+              const T share = pg[p * L + oh * OW + ow] / static_cast<T>(ties);
+              for (int k = 0; k < 4; ++k)
+                if (img[idx[k]] == m) gimg[idx[k]] = share;
+            }
+          continue;
+        }
         for_each_window(g, [&](int64_t l, int64_t h0, int64_t h1, int64_t w0, int64_t w1) {
           const T m = py[p * L + l];
           int64_t ties = 0;

@@ -1,7 +1,8 @@
 """The fused max pooling (`_C.max_pool2d`, csrc/ops/pool.cpp, one MaxPool2dBackward node).
 
-`tinytorch.core.spatial.max_pool2d` runs it unless a course override is active, when it
-composes im2col + max instead. Checked: forward and gradient against PyTorch (values without
+`tinytorch.core.spatial.max_pool2d` runs it for 2x2 windows of stride 2 without padding
+(where it measured faster) unless a course override is active, and composes im2col + max
+otherwise; the other window shapes are tested here through `_C.max_pool2d` directly. Checked: forward and gradient against PyTorch (values without
 ties) and against the composed path (with many ties, which both share equally among the tied
 elements; overlapping windows; padding; non-contiguous input); second derivatives through the
 node; the node's name; and named errors for bad arguments given to `_C.max_pool2d` directly.
@@ -26,10 +27,14 @@ CONFIGS = [  # shape, kernel, stride, padding
 ]
 
 
-def _grads(x, config, g, dtype):
+def _pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def _grads(x, config, g, dtype, fused=True):
     _, k, s, p = config
     xt = tt.Tensor(x, dtype=dtype, requires_grad=True)
-    y = max_pool2d(xt, k, s, p)
+    y = _C.max_pool2d(xt, _pair(k), _pair(k if s is None else s), _pair(p)) if fused else max_pool2d(xt, k, s, p)
     (y * tt.Tensor(g, dtype=dtype)).sum().backward()
     return y, np.asarray(y), np.asarray(xt.grad)
 
@@ -58,11 +63,17 @@ def test_fused_and_composed_paths_agree_with_ties(config, dtype, monkeypatch):
     g = np.random.default_rng(3).standard_normal(y.shape)
     y, out, gx = _grads(x, config, g, dtype)
     monkeypatch.setattr(_overrides, "active", lambda: True)
-    y2, out2, gx2 = _grads(x, config, g, dtype)
+    y2, out2, gx2 = _grads(x, config, g, dtype, fused=False)
     assert type(y2.grad_fn).__name__ != "MaxPool2dBackward"
     np.testing.assert_array_equal(out, out2)
     np.testing.assert_allclose(gx, gx2, rtol=1e-6 if dtype == np.float32 else 1e-12, atol=1e-6)
     assert (gx != 0).sum() > 0
+
+
+def test_the_layer_uses_the_fused_op_for_2x2_stride_2_only():
+    x = tt.Tensor(np.random.default_rng(6).standard_normal((2, 3, 6, 6)), dtype=tt.float64, requires_grad=True)
+    assert type(max_pool2d(x, 2).grad_fn).__name__ == "MaxPool2dBackward"
+    assert type(max_pool2d(x, 3, 2, 1).grad_fn).__name__ != "MaxPool2dBackward"
 
 
 def test_a_tie_shares_the_gradient_equally():
@@ -85,7 +96,7 @@ def test_non_contiguous_input():
 
 def test_gradcheck_and_gradgradcheck_through_the_node():
     x = tt.Tensor(np.random.default_rng(5).standard_normal((2, 2, 5, 6)), dtype=tt.float64, requires_grad=True)
-    fn = lambda a: max_pool2d(a, 3, 2, 1)  # noqa: E731
+    fn = lambda a: _C.max_pool2d(a, (3, 3), (2, 2), (1, 1))  # noqa: E731
     assert type(fn(x).grad_fn).__name__ == "MaxPool2dBackward"
     assert gradcheck(fn, (x,))
     assert gradgradcheck(fn, (x,))
