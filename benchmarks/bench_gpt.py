@@ -21,7 +21,9 @@ Rows:
 A training step is forward, cross-entropy, zero_grad, backward and an Adam step. Every
 (row, configuration) runs in its own child process (so peak RSS, VmHWM, is each one's own),
 started once and warmed up; then in each round every child runs --steps timed steps in turn
-(A, B, C, A, B, C, ...). Steps/s is one over the median of all timed steps of a row.
+(A, B, C, A, B, C, ...). Steps/s is one over the median of all timed steps of a row. CPU ms/step
+is the median process CPU time of a step (all threads, spinning included): on a machine shared
+with other work it moves far less than wall time, and with --threads 1 it is the work itself.
 
 FLOPs per step = 6 x P x tokens + 12 x layers x batch x seq^2 x embed, where P counts the
 parameters that are multiplied (all but the token and position embedding tables, which are
@@ -181,12 +183,13 @@ def worker(row, config, threads):
     for line in sys.stdin:
         cmd = line.split()
         if cmd[0] == "run":
-            times, last = [], None
+            times, cpu, last = [], [], None
             for _ in range(int(cmd[1])):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 last = step()
                 times.append(time.perf_counter() - t0)
-            print(json.dumps(dict(times=times, last_loss=last)), flush=True)
+                cpu.append(time.process_time() - c0)
+            print(json.dumps(dict(times=times, cpu=cpu, last_loss=last)), flush=True)
         else:
             print(json.dumps(dict(peak_rss_mb=peak_rss_mb())), flush=True)
             return
@@ -198,7 +201,7 @@ class Child:
                                       "--threads", str(threads)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.info = self._read()
-        self.times = []
+        self.times, self.cpu = [], []
 
     def _read(self):
         line = self.proc.stdout.readline()
@@ -211,6 +214,7 @@ class Child:
         self.proc.stdin.flush()
         out = self._read()
         self.times += out["times"]
+        self.cpu += out["cpu"]
         self.info["last_loss"] = out["last_loss"]
 
     def finish(self):
@@ -242,9 +246,9 @@ def run_config(config, rows, rounds, steps, threads, peak):
     print(f"\n## {config}: {cfg['layers']} layer(s), embed {cfg['embed']}, {cfg['heads']} heads, vocab {vocab}, "
           f"batch {batch}, seq {seq}; {params / 1e6:.2f}M multiplied parameters, {flops / 1e9:.2f} GFLOP per step; "
           f"{rounds} rounds x {steps} steps")
-    print("| row | steps/s | tokens/s | GFLOP/s | % of peak | peak RSS MB | loss first -> last | "
+    print("| row | steps/s | tokens/s | GFLOP/s | % of peak | CPU ms/step | peak RSS MB | loss first -> last | "
           "tinytorch speedup | tinytorch RSS / this |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     base = None
     for row in rows:
         info = children[row].info
@@ -253,7 +257,8 @@ def run_config(config, rows, rounds, steps, threads, peak):
         if base is None:
             base = (sps, rss)
         print(f"| {ROW_NAMES[row]} | {sps:.{0 if sps >= 100 else 2}f} | {sps * tokens:,.0f} | "
-              f"{sps * flops / 1e9:.1f} | {100 * sps * flops / 1e9 / peak:.0f}% | {rss:.0f} | "
+              f"{sps * flops / 1e9:.1f} | {100 * sps * flops / 1e9 / peak:.0f}% | "
+              f"{1e3 * float(np.median(children[row].cpu)):.1f} | {rss:.0f} | "
               f"{info['first_loss']:.3f} -> {info['last_loss']:.3f} | "
               f"{base[0] / sps:.2f}x | {base[1] / rss:.2f} |")
 
