@@ -266,6 +266,7 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const 
   const Plan p(g, x_in.shape()[0], w_in.shape()[0]);
   check_blas_sizes(p);
   Tensor y = Tensor::empty({p.N, p.O, p.OH, p.OW}, x_in.dtype());
+  timer.flops = 2.0 * static_cast<double>(p.O * p.K) * static_cast<double>(p.N * p.L);  // the profiler's GFLOP/s
   if (y.numel() == 0) return y;
   const Tensor x = contiguous(x_in), w = contiguous(w_in), b = b_in.defined() ? contiguous(b_in) : Tensor();
   dispatch_float(x.dtype(), "conv2d", [&](auto tag) {
@@ -285,6 +286,7 @@ Conv2dGrads conv2d_backward(const Tensor& gy_in, const Tensor& x_in, const Tenso
   if (gy_in.shape() != Shape{p.N, p.O, p.OH, p.OW})
     fail<ValueError>("conv2d backward: the gradient has shape ", shape_str(gy_in.shape()), ", expected (", p.N, ", ",
                      p.O, ", ", p.OH, ", ", p.OW, ")");
+  timer.flops = 2.0 * static_cast<double>(p.O * p.K) * static_cast<double>(p.N * p.L) * (need_x + need_w);
   Conv2dGrads out;
   if (need_x) out.x = Tensor::empty(x_shape, dt);
   if (need_w) out.w = Tensor::empty(w_shape, dt);
