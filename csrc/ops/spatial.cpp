@@ -10,6 +10,7 @@
 #include "core/profiler.h"
 #include "ops/ops.h"
 #include "ops/parallel.h"
+#include "ops/window.h"
 
 namespace tt::ops {
 
@@ -47,20 +48,6 @@ void check_window(const Window2d& g, const Shape& x, const char* op) {
 }
 
 namespace {
-
-// The output columns ow whose input column iw = ow*s - p + j lies inside [0, W): [lo, hi).
-// Computed once per kernel column so the copy loops below have no bounds test.
-struct ValidRange {
-  int64_t lo, hi;
-};
-ValidRange valid_columns(int64_t j, int64_t W, int64_t OW, int64_t s, int64_t p) {
-  const int64_t first = p - j;                                  // ow*s >= p - j
-  int64_t lo = first <= 0 ? 0 : first / s + (first % s != 0);     // ceil, without first + s overflowing
-  int64_t hi = (W - 1 + p - j) < 0 ? 0 : (W - 1 + p - j) / s + 1;  // ow*s <= W - 1 + p - j
-  lo = std::min(lo, OW);
-  hi = std::max(lo, std::min(hi, OW));
-  return {lo, hi};
-}
 
 // Each (image, channel) pair is independent: they are split across the threads.
 template <class T>

@@ -28,6 +28,7 @@ void bind_optim(py::module_& m);
 void bind_kv_cache(py::module_& m);
 void bind_quant(py::module_& m);
 void bind_profiler(py::module_& m);
+void bind_conv(py::module_& m);  // csrc/python/conv_bind.cpp
 
 static const char* simd_level() {
 #if defined(__AVX512F__)
@@ -82,6 +83,7 @@ PYBIND11_MODULE(_C, m) {
   ttpy::bind_kv_cache(m);
   ttpy::bind_quant(m);  // csrc/python/quant_bind.cpp
   ttpy::bind_profiler(m);
+  ttpy::bind_conv(m);
 
   m.def("_build_info", [] {
     py::dict d;

@@ -147,8 +147,8 @@ def conv2d_flops(input_shape, out_channels, kernel_size, stride=1, padding=0):
 
 # %% [markdown]
 # Check: 8x8 input, 3x3 kernel, padding 1 keeps 8x8; a 9x9 input with stride 2
-# gives 4x4. The engine computes a convolution as one matmul of im2col
-# columns, so its matmul FLOPs are exactly the convolution's.
+# gives 4x4. The engine computes a convolution as GEMMs over im2col columns
+# (its fused `conv2d` kernel), so the FLOPs it records are exactly the convolution's.
 
 # %%
 assert conv2d_flops((2, 3, 8, 8), 8, 3, padding=1) == 2 * 2 * 8 * 8 * 8 * 3 * 9
@@ -156,7 +156,7 @@ assert conv2d_flops((2, 3, 9, 9), 8, 3, stride=2) == 2 * 2 * 8 * 4 * 4 * 3 * 9
 conv = Conv2d(3, 8, 3, stride=2, padding=1)
 with Profiler() as prof:
     conv(tt.Tensor(np.ones((2, 3, 9, 9), np.float32)))
-measured = sum(r["flops"] for r in prof.summary() if r["name"] == "matmul")
+measured = sum(r["flops"] for r in prof.summary() if r["name"] in ("matmul", "conv2d"))
 assert conv2d_flops((2, 3, 9, 9), 8, 3, stride=2, padding=1) == measured, measured
 
 # %% [markdown]

@@ -418,6 +418,24 @@ def _(draw):
     return (lambda a: tt._C.col2im(a, (h, w), (kh, kw), (sh, sw), (ph, pw))), (cols,)
 
 
+@case("Conv2dBackward")  # the fused convolution (csrc/ops/conv.cpp) that Conv2d runs
+def _(draw):
+    (n, c, h, w), k, s, p = window(draw)
+    o = draw(st.integers(1, 3))
+    x = leaf(values(draw(SEEDS), (n, c, h, w)), layout(draw))
+    weight = leaf(values(draw(SEEDS), (o, c) + k), layout(draw))
+    bias = leaf(values(draw(SEEDS), (o,)))
+    return (lambda a, b, d: tt._C.conv2d(a, b, d, s, p)), (x, weight, bias)
+
+
+@case("MaxPool2dBackward")  # the fused max pooling (csrc/ops/pool.cpp)
+def _(draw):
+    shape, (kh, kw), s, (ph, pw) = window(draw)
+    p = (min(ph, kh // 2), min(pw, kw // 2))  # a window may not lie entirely in the padding
+    x = leaf(values(draw(SEEDS), shape), layout(draw))
+    return (lambda a: tt._C.max_pool2d(a, (kh, kw), s, p)), (x,)
+
+
 @case("GatherBackward")
 def _(draw):
     x = unary_leaf(draw)

@@ -1,7 +1,12 @@
 """Module 09: spatial. `Conv2d`, `MaxPool2d`, `AvgPool2d` and `Flatten`, plus their functional forms.
 
-Every operation here is im2col followed by ordinary tensor ops, so autograd
-(and double backward) comes for free from the differentiable C++ ops:
+`conv2d` and `max_pool2d` run fused C++ ops (`_C.conv2d`, csrc/ops/conv.cpp:
+a few large GEMMs per batch, one Conv2dBackward node; `_C.max_pool2d`,
+csrc/ops/pool.cpp, for 2x2 windows of stride 2, where it measured faster). While a course override is active they take the composed
+path below instead, so a student's ops really run; the composed path is also
+the reference the fused ops are tested against. `avg_pool2d`, and the
+composed paths, are im2col followed by ordinary tensor ops, so autograd (and
+double backward) comes for free from the differentiable C++ ops:
 
 * `_C.im2col(x, kernel, stride, padding)` turns (N, C, H, W) into columns
   (N, C*kh*kw, OH*OW): column l holds the C*kh*kw input values under the
@@ -21,6 +26,7 @@ import numbers
 import numpy as np
 
 from .. import _C
+from . import overrides as _overrides
 from ._sizes import positive_int
 from .module import Module
 from .tensor import Tensor
@@ -113,6 +119,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
             raise TypeError(f"conv2d: input is {x.dtype} but bias is {bias.dtype}; use one dtype")
     kernel, stride, padding = _window_args("conv2d", (kh, kw), stride, padding)
     oh, ow = _output_size("conv2d", x.shape, kernel, stride, padding)
+    if not _overrides.active():  # the fused op (csrc/ops/conv.cpp); a student's ops need the composed path
+        return _C.conv2d(x, weight, bias, stride, padding)
     cols = _C.im2col(x, kernel, stride, padding)                  # (N, C*kh*kw, OH*OW)
     out = weight.reshape(out_channels, -1) @ cols                  # (N, O, OH*OW): one batched GEMM
     if bias is not None:
@@ -120,7 +128,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
     return out.reshape(x.shape[0], out_channels, oh, ow)
 
 
-def _pool(op, x, kernel_size, stride, padding, pad_value, reduce):
+def _pool(op, x, kernel_size, stride, padding, pad_value, reduce, fused=None):
     x = _check_input(op, x)
     kernel = _pair(kernel_size, "kernel_size", op)
     kernel, stride, padding = _window_args(op, kernel, stride, padding, default_stride=kernel)
@@ -131,6 +139,11 @@ def _pool(op, x, kernel_size, stride, padding, pad_value, reduce):
     if h == 0 or w == 0:  # as PyTorch: every window would lie entirely in the padding (-inf for max)
         raise ValueError(f"{op}: the input's height and width must be at least 1, got shape {tuple(x.shape)}")
     oh, ow = _output_size(op, x.shape, kernel, stride, padding)
+    # The fused kernel where it measured faster (benchmarks/bench_conv.py: the 2x2, stride 2, unpadded
+    # window of a CNN's MaxPool2d(2)); elsewhere im2col + max was faster. A student's ops need the
+    # composed path too.
+    if fused is not None and kernel == stride == (2, 2) and padding == (0, 0) and not _overrides.active():
+        return fused(x, kernel, stride, padding)
     # Each channel pooled as its own one-channel image: columns (N*C, kh*kw, OH*OW).
     cols = _C.im2col(x.reshape(n * c, 1, h, w), kernel, stride, padding, pad_value)
     return reduce(cols).reshape(n, c, oh, ow)
@@ -142,7 +155,8 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
     Padding is -inf, so it never wins. At ties the gradient is shared equally
     among the tied elements (PyTorch gives it all to the first one).
     """
-    return _pool("max_pool2d", x, kernel_size, stride, padding, -math.inf, lambda cols: cols.max(axis=1))
+    return _pool("max_pool2d", x, kernel_size, stride, padding, -math.inf, lambda cols: cols.max(axis=1),
+                 fused=_C.max_pool2d)
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0):
