@@ -1,16 +1,18 @@
 # make test  - install everything needed (system headers, the package, test extras) and run the tests
 # make demo  - same set-up, then run the main job
 # make sanitize - the memory-safety tests against an ASan+UBSan build of the extension (.ci/sanitize.sh)
+# make wheel - a binary wheel in dist/ that installs without a compiler (docs/distribution.md)
 # Both are safe to re-run: finished steps are skipped (stamp files under .make/).
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip
-APT_PACKAGES := libxtensor-dev libxsimd-dev libxtensor-blas-dev libopenblas-dev
+# Header-only, needed to build only; the BLAS comes from the scipy-openblas32 wheel (pyproject.toml).
+APT_PACKAGES := libxtensor-dev libxsimd-dev
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 SOURCES := $(shell find csrc python -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.py' -o -name '*.pyi' -o -name 'py.typed' \) 2>/dev/null) \
   $(shell find modules milestones -name '*.py' 2>/dev/null) CMakeLists.txt pyproject.toml
 STAMPS := .make
 
-.PHONY: test demo install system-deps bench clean sanitize
+.PHONY: test demo install system-deps bench clean sanitize wheel
 
 # pytest's exit code 5 (no tests collected) counts as a failure.
 test: install
@@ -41,10 +43,7 @@ system-deps: $(STAMPS)/system-deps
 $(STAMPS)/system-deps:
 	@mkdir -p $(STAMPS)
 	@# Each header is looked for on its own (a multi-path `ls` fails when any one path is missing).
-	@if [ -f /usr/include/xtensor/xarray.hpp ] && [ -f /usr/include/xsimd/xsimd.hpp ] && \
-	    [ -f /usr/include/xtensor-blas/xlinalg.hpp ] && \
-	    [ -n "$$(ls /usr/include/cblas.h /usr/include/*/cblas.h 2>/dev/null)" ] && \
-	    [ -n "$$(ls /usr/lib/libopenblas.so /usr/lib/*/libopenblas.so 2>/dev/null)" ]; then \
+	@if [ -f /usr/include/xtensor/xarray.hpp ] && [ -f /usr/include/xsimd/xsimd.hpp ]; then \
 	  echo "system headers present"; \
 	else \
 	  echo "installing $(APT_PACKAGES)"; \
@@ -53,14 +52,25 @@ $(STAMPS)/system-deps:
 	@touch $@
 
 $(STAMPS)/python-deps: pyproject.toml | $(STAMPS)/system-deps
-	$(PIP) install -q "scikit-build-core>=0.9" "pybind11>=2.13" "numpy>=1.23" "tqdm>=4.0" "pytest>=7" "hypothesis>=6" "matplotlib>=3.5" \
+	$(PIP) install -q "scikit-build-core>=0.10" "pybind11>=2.13" "scipy-openblas32>=0.3.30" "numpy>=1.23" "tqdm>=4.0" "pytest>=7" "hypothesis>=6" "matplotlib>=3.5" \
 	  "jupytext>=1.15" "nbformat>=5.7" "nbclient>=0.7" "ipykernel>=6"
 	@touch $@
 
 # Build and install the package (incremental: build/ is kept between runs).
+# The distribution is tinytorch-cpp; one named `tinytorch` (this project before the rename, or the
+# unrelated project of that name on the package index) would own the same `tinytorch` import package.
 $(STAMPS)/installed: $(SOURCES) $(STAMPS)/python-deps
+	@if $(PIP) show -q tinytorch >/dev/null 2>&1; then $(PIP) uninstall -y -q tinytorch || true; fi
 	$(PIP) install -q --no-build-isolation --no-deps .
 	@touch $@
 
+# The wheel's kernels target x86-64-v3 (AVX2 + FMA), not this machine (-march=native): it must run
+# elsewhere. Its own build dir keeps the native build of `make install` intact; ccache shares objects.
+wheel: $(STAMPS)/python-deps
+	rm -f dist/tinytorch_cpp-*.whl
+	$(PIP) wheel -q --no-build-isolation --no-deps -w dist -C cmake.define.TT_MARCH=x86-64-v3 \
+	  -C build-dir=build/wheel-{wheel_tag} .
+	@ls -l dist/tinytorch_cpp-*.whl
+
 clean:
-	rm -rf build build-sanitize build-sanitize.configure.log $(STAMPS)
+	rm -rf build build-sanitize build-sanitize.configure.log dist $(STAMPS)
