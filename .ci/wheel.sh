@@ -18,7 +18,9 @@ t_build=$(date +%s)
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-"$PYTHON" -m pip download -q --only-binary=:all: -d "$work/wheelhouse" "$wheel[course]"
+# (pip's log only on failure: this machine's pip.conf names extra indexes that may not exist)
+"$PYTHON" -m pip download -q --only-binary=:all: -d "$work/wheelhouse" "$wheel[course]" > "$work/download.log" 2>&1 \
+  || { cat "$work/download.log" >&2; exit 1; }
 "$PYTHON" -m venv "$work/venv"
 t_fetch=$(date +%s)
 
