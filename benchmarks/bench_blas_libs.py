@@ -6,7 +6,7 @@ wheel from the package index (the build NumPy and SciPy ship, no CORETYPE).
 
 Both libraries are loaded into this one process through ctypes (their symbols
 do not clash: the wheel's are all prefixed `scipy_`), and every shape is timed
-in interleaved rounds (Debian, wheel, Debian, wheel, ...); the table shows the
+in interleaved rounds (Debian then wheel, wheel then Debian, ...); the table shows the
 median GFLOP/s of each and their ratio. `--threads 1` is how tinytorch calls
 BLAS (its own threads each run a single-threaded sgemm on a block of rows,
 csrc/ops/parallel.h); `--threads 2` lets OpenBLAS thread each call itself.
@@ -105,8 +105,10 @@ def main():
         flop = 2.0 * m * n * k
         reps = max(1, int(1e9 / flop))  # about 1 GFLOP (5-10 ms) per round
         times = {name: [] for name in libs}
-        for _ in range(args.rounds):
-            for name, (_, sgemm, _) in libs.items():
+        for r in range(args.rounds):
+            # ABBA order: neither library always runs right after the other
+            order = list(libs.items()) if r % 2 == 0 else list(reversed(libs.items()))
+            for name, (_, sgemm, _) in order:
                 times[name].append(time_once(sgemm, shape, ops, reps))
         gf = {name: flop / statistics.median(t) / 1e9 for name, t in times.items()}
         ratios.append(gf["wheel"] / gf["debian"])
