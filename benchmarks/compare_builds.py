@@ -6,7 +6,7 @@ build (Debian's OpenBLAS), or the wheel (kernels for x86-64-v3) against a
     python benchmarks/compare_builds.py PYTHON_A PYTHON_B [--rounds 5] [--labels A B]
 
 PYTHON_A/B are the interpreters of the two environments. Each round runs,
-for A then B (so the machine's load falls on both alike), in a fresh process:
+for A then B, the next for B then A (so the machine's load falls on both alike), in a fresh process:
 tinytorch.matmul on the shapes of benchmarks/bench_matmul.py (best of 5 per
 shape), and the two GPT training configurations of benchmarks/bench_gpt.py
 (its --worker mode: median step). The table shows each side's median over
@@ -64,9 +64,10 @@ def main():
     parser.add_argument("--labels", nargs=2, default=("A", "B"))
     args = parser.parse_args()
     results = {0: [], 1: []}
-    for _ in range(args.rounds):
-        for side, python in enumerate((args.python_a, args.python_b)):
-            results[side].append(one_round(python))
+    for r in range(args.rounds):
+        # ABBA order: neither build always runs right after the other (that alone moved ratios by 5%)
+        for side in ((0, 1) if r % 2 == 0 else (1, 0)):
+            results[side].append(one_round((args.python_a, args.python_b)[side]))
     la, lb = args.labels
     for side, label in enumerate((la, lb)):
         r = results[side][0]
