@@ -1,6 +1,7 @@
 // The Tensor class as Python sees it: construction from Python data, numpy
 // interop (zero-copy .data, __array__, buffer protocol), operators and the
-// methods students call. Pure glue: all math is in csrc/ops and csrc/autograd.
+// methods students call; its Python half (printing, iteration, advanced indexing) is python/tinytorch/core/tensor.py.
+// No math here (that is csrc/ops and csrc/autograd): it parses Python arguments (data, indices, dtypes) and calls them.
 #include <algorithm>
 #include <limits>
 

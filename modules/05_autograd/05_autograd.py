@@ -497,7 +497,7 @@ print(f"saved for backward: a and b, {2 * n * n * 4} bytes")
 # * `csrc/autograd/engine.cpp` and `csrc/autograd/node.h`: the walk in
 #   reverse topological order, and how gradients arriving along two paths are
 #   added.
-# * `python/tinytorch/autograd.py`: `Function`, `FunctionCtx` and `gradcheck`.
+# * `python/tinytorch/core/autograd.py`: `Function`, `FunctionCtx` and `gradcheck`.
 #
 # Next: `tinytorch milestone run 03` can train with your rules swapped into the
 # engine (`use_student("05", ...)`), and reports the first op whose gradient

@@ -20,7 +20,7 @@ from ._C import (Tensor, abs, add, cat, clip, cos, cross_entropy, div, dropout, 
 from .core import tensor as _tensor_methods  # noqa: F401  (adds the Python-level Tensor methods)
 from .core.tensor import argmax, argmin, max, mean, min, prod, std, sum, var  # noqa: A004
 from . import autograd
-from .autograd import enable_grad, no_grad, set_grad_enabled
+from .core.autograd import enable_grad, no_grad, set_grad_enabled
 from . import nn  # noqa: E402  (tinytorch.nn.utils: gradient clipping and scaling)
 from ._C import mse_loss, binary_cross_entropy  # noqa: E402  (losses: module 04)
 from . import optim  # noqa: E402  (tinytorch.optim.SGD, PyTorch's spelling)

@@ -65,7 +65,7 @@ def cmd_module_list(args):
 
 
 def cmd_module_status(args):
-    from .course.student import milestone_status, missing_modules, module_status
+    from .course.student import milestone_status, missing_modules
     progress = _progress(args.dir)
     cmd_module_list(args)
     print()

@@ -8,14 +8,31 @@ PyTorch users add `tinytorch.nn` and `tinytorch.optim`. Each path below is an
 `isinstance` checks, overrides and the C++ fast paths behave identically
 whichever path imported it.
 
-`ALIASES` is the one list. `tests/regression/test_tinytorch_import_paths.py`
-imports every entry and checks it is the object named, and checks that
+This file is the one place aliases are listed: `MODULE_ALIASES` for whole
+modules that re-export another (`tinytorch.autograd` is
+`tinytorch.core.autograd`), `ALIASES` for single names. The alias modules
+themselves are two-line re-export files that name the module they alias.
+`tests/regression/test_tinytorch_import_paths.py` imports every entry and
+checks it is the object named, checks that no module of the package
+re-exports or renames a name without an entry here, and checks that
 docs/compat.md holds exactly `markdown()` (regenerate it with
 `python -m tinytorch.compat > docs/compat.md`).
 """
 import importlib
 
-__all__ = ["ALIASES", "resolve", "markdown"]
+__all__ = ["MODULE_ALIASES", "ALIASES", "resolve", "markdown"]
+
+# (alias module, the module whose every public name it re-exports: the same __all__, the same objects)
+MODULE_ALIASES = (
+    ("tinytorch.autograd", "tinytorch.core.autograd"),  # PyTorch's path for module 05
+    ("tinytorch.core.transformers", "tinytorch.core.transformer"),  # the other course edition's name
+    ("tinytorch.models.transformer", "tinytorch.core.transformer"),
+    ("tinytorch.text.tokenization", "tinytorch.core.tokenization"),
+    ("tinytorch.text.embeddings", "tinytorch.core.embeddings"),
+    ("tinytorch.profiling", "tinytorch.perf.profiling"),
+    ("tinytorch.profiling.profiler", "tinytorch.perf.profiling"),
+    ("tinytorch.perf.benchmarking", "tinytorch.benchmarking"),
+)
 
 # (module students import from, name there, "module:attribute" it is; no ":" means the module itself)
 ALIASES = (
@@ -56,9 +73,41 @@ ALIASES = (
     ("tinytorch", "TransformerBlock", "tinytorch.core.transformer:TransformerBlock"),
     ("tinytorch", "GPT", "tinytorch.core.transformer:GPT"),
     ("tinytorch", "optim", "tinytorch.optim"),
+    # PyTorch's top-level names for module 01's reductions and module 05's grad modes
+    ("tinytorch", "sum", "tinytorch.core.tensor:sum"),
+    ("tinytorch", "mean", "tinytorch.core.tensor:mean"),
+    ("tinytorch", "max", "tinytorch.core.tensor:max"),
+    ("tinytorch", "min", "tinytorch.core.tensor:min"),
+    ("tinytorch", "prod", "tinytorch.core.tensor:prod"),
+    ("tinytorch", "argmax", "tinytorch.core.tensor:argmax"),
+    ("tinytorch", "argmin", "tinytorch.core.tensor:argmin"),
+    ("tinytorch", "var", "tinytorch.core.tensor:var"),
+    ("tinytorch", "std", "tinytorch.core.tensor:std"),
+    ("tinytorch", "concatenate", "tinytorch._C:cat"),
+    ("tinytorch", "no_grad", "tinytorch.core.autograd:no_grad"),
+    ("tinytorch", "enable_grad", "tinytorch.core.autograd:enable_grad"),
+    ("tinytorch", "set_grad_enabled", "tinytorch.core.autograd:set_grad_enabled"),
+    # second names inside the course modules (TinyTorch's and PyTorch's spellings)
+    ("tinytorch.core.module", "Layer", "tinytorch.core.module:Module"),
+    ("tinytorch.core.layers", "Module", "tinytorch.core.module:Module"),
+    ("tinytorch.core.layers", "Layer", "tinytorch.core.module:Module"),
+    ("tinytorch.core.layers", "Parameter", "tinytorch.core.module:Parameter"),
+    ("tinytorch.core.layers", "IncompatibleKeys", "tinytorch.core.module:IncompatibleKeys"),
+    ("tinytorch.core.losses", "BCELoss", "tinytorch.core.losses:BinaryCrossEntropyLoss"),
+    ("tinytorch.core.transformer", "MultiHeadAttention", "tinytorch.core.attention:MultiHeadAttention"),
+    ("tinytorch.core.transformer", "Embedding", "tinytorch.core.embeddings:Embedding"),
+    ("tinytorch.core.checkpoint", "CheckpointError", "tinytorch.core.safetensors_io:CheckpointError"),
+    ("tinytorch.nn.utils", "clip_grad_norm", "tinytorch.nn.utils:clip_grad_norm_"),
+    ("tinytorch.nn.utils", "clip_grad_value", "tinytorch.nn.utils:clip_grad_value_"),
+    ("tinytorch.nn.utils", "scale_grads", "tinytorch.nn.utils:scale_grads_"),
     # TinyTorch's training module re-exports the losses its Trainer uses
     ("tinytorch.core.training", "CrossEntropyLoss", "tinytorch.core.losses:CrossEntropyLoss"),
     ("tinytorch.core.training", "MSELoss", "tinytorch.core.losses:MSELoss"),
+    ("tinytorch.core.training", "CosineSchedule", "tinytorch.core.schedules:CosineSchedule"),
+    ("tinytorch.core.training", "clip_grad_norm", "tinytorch.nn.utils:clip_grad_norm_"),
+    ("tinytorch.core.training", "clip_grad_norm_", "tinytorch.nn.utils:clip_grad_norm_"),
+    ("tinytorch.core.training", "clip_grad_value_", "tinytorch.nn.utils:clip_grad_value_"),
+    ("tinytorch.core.training", "CheckpointError", "tinytorch.core.safetensors_io:CheckpointError"),
     # torch.nn's names
     ("tinytorch.nn", "Module", "tinytorch.core.module:Module"),
     ("tinytorch.nn", "Parameter", "tinytorch.core.module:Parameter"),
@@ -86,6 +135,9 @@ ALIASES = (
     ("tinytorch.nn", "BCELoss", "tinytorch.core.losses:BinaryCrossEntropyLoss"),
     ("tinytorch.nn", "functional", "tinytorch.nn.functional"),
     ("tinytorch.nn", "F", "tinytorch.nn.functional"),
+    ("tinytorch.nn.functional", "conv2d", "tinytorch.core.spatial:conv2d"),
+    ("tinytorch.nn.functional", "max_pool2d", "tinytorch.core.spatial:max_pool2d"),
+    ("tinytorch.nn.functional", "avg_pool2d", "tinytorch.core.spatial:avg_pool2d"),
     # torch.optim's names
     ("tinytorch.optim", "Optimizer", "tinytorch.core.optimizers:Optimizer"),
     ("tinytorch.optim", "SGD", "tinytorch.core.optimizers:SGD"),
@@ -100,6 +152,10 @@ ALIASES = (
     ("tinytorch.data.loader", "Dataset", "tinytorch.core.dataloader:Dataset"),
     ("tinytorch.data.loader", "TensorDataset", "tinytorch.core.dataloader:TensorDataset"),
     ("tinytorch.data.loader", "DataLoader", "tinytorch.core.dataloader:DataLoader"),
+    ("tinytorch.data.loader", "default_collate", "tinytorch.core.dataloader:default_collate"),
+    ("tinytorch.data", "Dataset", "tinytorch.core.dataloader:Dataset"),
+    ("tinytorch.data", "TensorDataset", "tinytorch.core.dataloader:TensorDataset"),
+    ("tinytorch.data", "DataLoader", "tinytorch.core.dataloader:DataLoader"),
     ("tinytorch.models.transformer", "GPT", "tinytorch.core.transformer:GPT"),
     ("tinytorch.core.transformers", "GPT", "tinytorch.core.transformer:GPT"),
     # the systems modules (14-19): TinyTorch's paths and ours
@@ -112,6 +168,9 @@ ALIASES = (
     ("tinytorch.profiling.profiler", "Profiler", "tinytorch.perf.profiling:Profiler"),
     ("tinytorch.profiling", "Profiler", "tinytorch.perf.profiling:Profiler"),
     ("tinytorch.generation", "kv_cache", "tinytorch.generation.kv_cache"),
+    ("tinytorch.generation", "KVCache", "tinytorch.perf.memoization:KVCache"),
+    ("tinytorch.generation", "enable_kv_cache", "tinytorch.perf.memoization:enable_kv_cache"),
+    ("tinytorch.generation", "disable_kv_cache", "tinytorch.perf.memoization:disable_kv_cache"),
     ("tinytorch.generation.kv_cache", "KVCache", "tinytorch.perf.memoization:KVCache"),
     ("tinytorch.generation.kv_cache", "enable_kv_cache", "tinytorch.perf.memoization:enable_kv_cache"),
     ("tinytorch.generation.kv_cache", "disable_kv_cache", "tinytorch.perf.memoization:disable_kv_cache"),
@@ -171,6 +230,18 @@ def markdown() -> str:
         "TinyTorch's `tinytorch.data.loader` augmentations (`RandomHorizontalFlip`, `RandomCrop`,",
         "`Compose`) and `tinytorch.core.spatial.BatchNorm2d` have no counterpart here yet; importing",
         "them raises `ImportError`.",
+        "",
+        "## Module paths",
+        "",
+        "Each module below re-exports every public name of the module it aliases (the same objects);",
+        "the code lives in the second one.",
+        "",
+        "| import | is |",
+        "|---|---|",
+    ]
+    for alias, home in MODULE_ALIASES:
+        lines.append(f"| `import {alias}` | `{home}` |")
+    lines += [
         "",
         "## Import paths",
         "",

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..benchmarking import Benchmark, machine_info
 from ..core.tensor import Tensor
-from ..autograd import no_grad
+from ..core.autograd import no_grad
 from ..core.safetensors_io import load_file
 
 __all__ = ["quality", "stored_bytes", "time_interleaved", "summarize_times",

@@ -29,7 +29,7 @@ import os
 
 import numpy as np
 
-from ..autograd import no_grad
+from ..core.autograd import no_grad
 from ..core.checkpoint import load_checkpoint, save_checkpoint
 from ..core.layers import Linear
 from ..core.safetensors_io import CheckpointError, load_file, save_file

@@ -5,34 +5,30 @@ csrc/autograd/backward.h) and works on tensors of any shape.
 """
 from .. import _C
 from .module import Module
-from .tensor import Tensor
+from .tensor import _as_tensor
 
 __all__ = ["ReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax"]
-
-
-def _as_tensor(x):
-    return x if isinstance(x, Tensor) else Tensor(x)
 
 
 class ReLU(Module):
     """max(0, x)."""
 
     def forward(self, x):
-        return _C.relu(_as_tensor(x))
+        return _C.relu(_as_tensor(x, "ReLU"))
 
 
 class Sigmoid(Module):
     """1 / (1 + exp(-x)), computed without overflow for large |x|."""
 
     def forward(self, x):
-        return _C.sigmoid(_as_tensor(x))
+        return _C.sigmoid(_as_tensor(x, "Sigmoid"))
 
 
 class Tanh(Module):
     """tanh(x)."""
 
     def forward(self, x):
-        return _C.tanh(_as_tensor(x))
+        return _C.tanh(_as_tensor(x, "Tanh"))
 
 
 class GELU(Module):
@@ -50,7 +46,7 @@ class GELU(Module):
         self.approximate = approximate
 
     def forward(self, x):
-        return _C.gelu(_as_tensor(x), self.approximate)
+        return _C.gelu(_as_tensor(x, "GELU"), self.approximate)
 
     def extra_repr(self):
         return f"approximate={self.approximate!r}"
@@ -67,7 +63,7 @@ class Softmax(Module):
         self.dim = dim
 
     def forward(self, x, dim=None):
-        return _C.softmax(_as_tensor(x), self.dim if dim is None else dim)
+        return _C.softmax(_as_tensor(x, "Softmax"), self.dim if dim is None else dim)
 
     def extra_repr(self):
         return f"dim={self.dim}"
@@ -81,7 +77,7 @@ class LogSoftmax(Module):
         self.dim = dim
 
     def forward(self, x, dim=None):
-        return _C.log_softmax(_as_tensor(x), self.dim if dim is None else dim)
+        return _C.log_softmax(_as_tensor(x, "LogSoftmax"), self.dim if dim is None else dim)
 
     def extra_repr(self):
         return f"dim={self.dim}"

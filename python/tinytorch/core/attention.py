@@ -21,7 +21,6 @@ and the output projection. A (seq, seq) mask that is exactly causal, in
 either convention, takes the fused causal path.
 """
 import functools
-import math
 
 import numpy as np
 
@@ -30,7 +29,7 @@ from . import overrides as _overrides
 from ._sizes import positive_int
 from .layers import Linear
 from .module import Module
-from .tensor import Tensor
+from .tensor import Tensor, _as_tensor
 
 __all__ = ["MASK_VALUE", "scaled_dot_product_attention", "MultiHeadAttention", "causal_mask", "mask_kind"]
 
@@ -87,7 +86,7 @@ def scaled_dot_product_attention(Q, K, V, mask=None):
     (output (..., seq_q, d_v), attention weights (..., seq_q, seq_k)), each
     row of the weights summing to 1. See the module docstring for masks.
     """
-    Q, K, V = (t if isinstance(t, Tensor) else Tensor(t) for t in (Q, K, V))
+    Q, K, V = (_as_tensor(t, "scaled_dot_product_attention") for t in (Q, K, V))
     m, kind = mask_kind(mask)
     return _C._nn_sdpa(Q, K, V, m, kind)
 
@@ -104,8 +103,8 @@ class MultiHeadAttention(Module):
         embed_dim = positive_int(embed_dim, "embed_dim", "MultiHeadAttention")  # numpy integers too
         num_heads = positive_int(num_heads, "num_heads", "MultiHeadAttention")
         if embed_dim % num_heads != 0:
-            raise ValueError(f"embed_dim ({embed_dim}) must be divisible by num_heads ({num_heads}); "
-                             f"e.g. embed_dim=512 with num_heads=8 gives heads of size 64")
+            raise ValueError(f"MultiHeadAttention: embed_dim ({embed_dim}) must be divisible by num_heads "
+                             f"({num_heads}); e.g. embed_dim=512 with num_heads=8 gives heads of size 64")
         self.embed_dim = embed_dim
         self.num_heads = num_heads
         self.head_dim = embed_dim // num_heads
@@ -123,7 +122,7 @@ class MultiHeadAttention(Module):
         return (q.weight, q.bias, k.weight, k.bias, v.weight, v.bias, o.weight, o.bias)
 
     def forward(self, x, mask=None):
-        x = x if isinstance(x, Tensor) else Tensor(x)
+        x = _as_tensor(x, "MultiHeadAttention")
         if x.ndim != 3 or x.shape[2] != self.embed_dim:
             raise ValueError(f"MultiHeadAttention: expected input of shape (batch, seq_len, {self.embed_dim}), "
                              f"got {x.shape}")

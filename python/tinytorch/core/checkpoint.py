@@ -54,7 +54,7 @@ import random
 import numpy as np
 
 from .. import _C
-from ..autograd import no_grad
+from .autograd import no_grad
 from .safetensors_io import CheckpointError, read_verified, save_file
 
 __all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "get_rng_state", "set_rng_state"]

@@ -11,7 +11,7 @@ import numbers
 import numpy as np
 
 from .. import _C
-from .tensor import Tensor
+from .tensor import Tensor, _as_tensor
 
 __all__ = ["Dataset", "TensorDataset", "DataLoader", "default_collate"]
 
@@ -26,13 +26,12 @@ class Dataset:
         raise NotImplementedError(f"{type(self).__name__} must define __getitem__(index) (one sample)")
 
 
-def _as_tensor(value, where):
+def _dataset_tensor(value, where):
+    """A dataset's tensor from any array-like: through np.asarray first, so integer labels given as
+    a list stay int64 (Tensor([0, 1]) alone would make them float32, the constructor's default)."""
     if isinstance(value, Tensor):
         return value
-    arr = np.asarray(value)
-    if arr.dtype == object:
-        raise TypeError(f"{where}: got {type(value).__name__} holding Python objects; pass arrays of numbers")
-    return Tensor(arr)  # integer labels stay int64; float arrays become float32, the course default
+    return _as_tensor(np.asarray(value), where)
 
 
 class TensorDataset(Dataset):
@@ -44,7 +43,7 @@ class TensorDataset(Dataset):
     def __init__(self, *tensors):
         if not tensors:
             raise ValueError("TensorDataset: pass at least one tensor, e.g. TensorDataset(X, y)")
-        self.tensors = tuple(_as_tensor(t, "TensorDataset") for t in tensors)
+        self.tensors = tuple(_dataset_tensor(t, "TensorDataset") for t in tensors)
         for i, t in enumerate(self.tensors):
             if t.ndim == 0:
                 raise ValueError(f"TensorDataset: tensor {i} is 0-d; each tensor needs a first (sample) dimension")
@@ -82,7 +81,7 @@ def default_collate(samples):
     if isinstance(first, Tensor):
         return _C.stack(list(samples), 0)
     if isinstance(first, (numbers.Number, np.ndarray, np.generic)):
-        return _as_tensor(np.stack([np.asarray(s) for s in samples]), "default_collate")
+        return _dataset_tensor(np.stack([np.asarray(s) for s in samples]), "default_collate")
     raise TypeError(f"default_collate: cannot batch samples of type {type(first).__name__}; "
                     "pass collate_fn= to DataLoader")
 

@@ -14,7 +14,7 @@ from . import overrides as _overrides
 from ._sizes import positive_int
 from .losses import integer_ids
 from .module import Module
-from .tensor import Tensor
+from .tensor import Tensor, _as_tensor
 
 __all__ = ["Embedding", "PositionalEncoding", "SinusoidalPositionalEncoding", "EmbeddingLayer",
            "create_sinusoidal_embeddings", "BYTES_PER_FLOAT32", "MB_TO_BYTES"]
@@ -97,7 +97,7 @@ class PositionalEncoding(Module):
         self.position_embeddings = _uniform((max_seq_len, embed_dim), math.sqrt(2.0 / embed_dim))
 
     def forward(self, x):
-        x = x if isinstance(x, Tensor) else Tensor(x)
+        x = _as_tensor(x, "PositionalEncoding")
         seq_len = _check_positions(x, self.max_seq_len, self.embed_dim, "PositionalEncoding")
         return x + self.position_embeddings[:seq_len]
 
@@ -130,7 +130,7 @@ class SinusoidalPositionalEncoding(Module):
         self.encodings = create_sinusoidal_embeddings(max_seq_len, embed_dim)  # a buffer, not a parameter
 
     def forward(self, x):
-        x = x if isinstance(x, Tensor) else Tensor(x)
+        x = _as_tensor(x, "SinusoidalPositionalEncoding")
         seq_len = _check_positions(x, self.max_seq_len, self.embed_dim, "SinusoidalPositionalEncoding")
         return x + self.encodings[:seq_len]
 

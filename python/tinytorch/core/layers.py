@@ -12,7 +12,7 @@ from .. import _C
 from . import overrides as _overrides
 from ._sizes import positive_int
 from .module import IncompatibleKeys, Layer, Module, Parameter
-from .tensor import Tensor
+from .tensor import _as_tensor
 
 __all__ = ["Module", "Layer", "Parameter", "IncompatibleKeys", "Linear", "Dropout", "Sequential",
            "XAVIER_SCALE_FACTOR", "HE_SCALE_FACTOR", "DROPOUT_MIN_PROB", "DROPOUT_MAX_PROB"]
@@ -21,10 +21,6 @@ XAVIER_SCALE_FACTOR = 1.0  # Xavier/Glorot-style: weights ~ N(0, 1/fan_in)
 HE_SCALE_FACTOR = 2.0      # He: N(0, 2/fan_in), for ReLU networks
 DROPOUT_MIN_PROB = 0.0
 DROPOUT_MAX_PROB = 1.0
-
-
-def _as_tensor(x):
-    return x if isinstance(x, Tensor) else Tensor(x)
 
 
 def _check_size(value, what, layer):
@@ -53,9 +49,9 @@ class Linear(Module):
 
     def forward(self, x):
         if _overrides.active():  # a student's Matmul is swapped in: compose, so their op really runs
-            y = _as_tensor(x) @ self.weight
+            y = _as_tensor(x, "Linear") @ self.weight
             return y if self.bias is None else y + self.bias
-        return _C._nn_linear(_as_tensor(x), self.weight, self.bias)
+        return _C._nn_linear(_as_tensor(x, "Linear"), self.weight, self.bias)
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
@@ -79,7 +75,7 @@ class Dropout(Module):
     def forward(self, x, training=None):
         if training is None:
             training = self.training
-        return _C.dropout(_as_tensor(x), self.p, bool(training))
+        return _C.dropout(_as_tensor(x, "Dropout"), self.p, bool(training))
 
     def extra_repr(self):
         return f"p={self.p}"

@@ -8,20 +8,16 @@ import numpy as np
 
 from .. import _C
 from .module import Module
-from .tensor import Tensor
+from .tensor import Tensor, _as_tensor
 
 __all__ = ["NonIntegerIdError", "integer_ids", "MSELoss", "CrossEntropyLoss", "BinaryCrossEntropyLoss", "BCELoss", "log_softmax", "EPSILON"]
 
 EPSILON = 1e-7  # predictions are clamped to [EPSILON, 1 - EPSILON] inside binary cross-entropy
 
 
-def _as_tensor(x):
-    return x if isinstance(x, Tensor) else Tensor(x)
-
-
 def log_softmax(x, dim=-1):
     """log(softmax(x)) along dim, computed stably as x - logsumexp(x)."""
-    return _C.log_softmax(_as_tensor(x), dim)
+    return _C.log_softmax(_as_tensor(x, "log_softmax"), dim)
 
 
 class NonIntegerIdError(TypeError, ValueError):
@@ -69,7 +65,7 @@ class MSELoss(Module):
     """mean((predictions - targets)^2) over all elements (targets broadcast to predictions)."""
 
     def forward(self, predictions, targets):
-        return _C.mse_loss(_as_tensor(predictions), targets)
+        return _C.mse_loss(_as_tensor(predictions, "MSELoss"), targets)
 
 
 class CrossEntropyLoss(Module):
@@ -84,7 +80,7 @@ class CrossEntropyLoss(Module):
         self.ignore_index = int(ignore_index)
 
     def forward(self, logits, targets):
-        return _C.cross_entropy(_as_tensor(logits), _class_indices(targets, "CrossEntropyLoss"), self.ignore_index)
+        return _C.cross_entropy(_as_tensor(logits, "CrossEntropyLoss"), _class_indices(targets, "CrossEntropyLoss"), self.ignore_index)
 
     def extra_repr(self):
         return f"ignore_index={self.ignore_index}"
@@ -94,7 +90,7 @@ class BinaryCrossEntropyLoss(Module):
     """-mean(t log p + (1 - t) log(1 - p)) for probabilities p (clamped to [1e-7, 1 - 1e-7])."""
 
     def forward(self, predictions, targets):
-        return _C.binary_cross_entropy(_as_tensor(predictions), targets)
+        return _C.binary_cross_entropy(_as_tensor(predictions, "BinaryCrossEntropyLoss"), targets)
 
 
 BCELoss = BinaryCrossEntropyLoss

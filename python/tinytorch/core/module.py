@@ -19,7 +19,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
-from ..autograd import no_grad
+from .autograd import no_grad
 from .tensor import Tensor
 
 __all__ = ["Module", "Parameter", "Layer", "IncompatibleKeys"]

@@ -3,7 +3,9 @@
 `Tensor` is the C++ tensor (`tinytorch._C.Tensor`); this file adds the parts
 that are naturally Python: printing, iteration, conversion to lists, the
 TinyTorch `size` attribute, advanced (integer-array / mask) indexing and the
-autograd entry points. Arithmetic, views and reductions are bound in C++.
+autograd entry points. Arithmetic, views and reductions are bound in C++:
+the type's other half is csrc/python/tensor_bind.cpp, which points back here.
+`_as_tensor`, which layers and functions use to accept array-likes, lives here too.
 """
 import numpy as np
 
@@ -120,7 +122,7 @@ def _to_numpy_key(key):
 
 def _backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulate d(self)/d(leaf) into every leaf's .grad (see tinytorch.autograd.backward)."""
-    from .. import autograd
+    from . import autograd
 
     autograd.backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
 
@@ -264,14 +266,25 @@ for _name, _fn in _methods.items():
 _C._set_advanced_indexing(_advanced_getitem, _advanced_setitem)
 
 
+# ---- accepting array-likes where a Tensor is expected ------------------------------
+def _as_tensor(x, caller):
+    """`x` itself when it is a Tensor, else `Tensor(x)` (the constructor's dtype rules: Python
+    numbers and lists become float32, numpy arrays keep their dtype). Layers, losses and the
+    functions below call it on their inputs; data the constructor refuses raises its error under
+    `caller`, the name the user called (`ReLU: cannot make a tensor from str_ data ...`)."""
+    if isinstance(x, Tensor):
+        return x
+    try:
+        return Tensor(x)
+    except (TypeError, ValueError) as e:
+        message = str(e)
+        raise type(e)(f"{caller}: {message.removeprefix('Tensor: ')}") from None
+
+
 # ---- module-level reductions: tinytorch.sum(x, axis=...) as numpy/torch spell them ----
-def _as_tensor(x):
-    return x if isinstance(x, Tensor) else Tensor(x)
-
-
 def _reduction(name):
     def fn(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return getattr(_as_tensor(x), name)(axis, keepdims, dim=dim, keepdim=keepdim)
+        return getattr(_as_tensor(x, name), name)(axis, keepdims, dim=dim, keepdim=keepdim)
     fn.__name__ = name
     fn.__doc__ = f"tinytorch.{name}(x, axis=None, keepdims=False): same as x.{name}(...)."
     return fn
@@ -288,9 +301,9 @@ argmin = _reduction("argmin")
 
 def var(x, axis=None, ddof=0, keepdims=False, *, dim=None, keepdim=None):
     """Variance with numpy's default ddof=0 (pass ddof=1 for the unbiased estimate PyTorch uses)."""
-    return _as_tensor(x).var(axis, ddof, keepdims, dim=dim, keepdim=keepdim)
+    return _as_tensor(x, "var").var(axis, ddof, keepdims, dim=dim, keepdim=keepdim)
 
 
 def std(x, axis=None, ddof=0, keepdims=False, *, dim=None, keepdim=None):
     """Standard deviation with numpy's default ddof=0."""
-    return _as_tensor(x).std(axis, ddof, keepdims, dim=dim, keepdim=keepdim)
+    return _as_tensor(x, "std").std(axis, ddof, keepdims, dim=dim, keepdim=keepdim)

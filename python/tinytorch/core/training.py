@@ -19,9 +19,8 @@ import os
 
 import numpy as np
 
-from .. import _C
 from .._C import Tensor
-from ..autograd import no_grad
+from .autograd import no_grad
 from ..nn.utils import clip_grad_norm, clip_grad_norm_, clip_grad_value_, scale_grads_
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .losses import CrossEntropyLoss, MSELoss  # noqa: F401  (TinyTorch's import path; tinytorch/compat.py)

@@ -12,7 +12,7 @@ layers keep working.
 import numpy as np
 
 from .. import _C
-from ..autograd import no_grad
+from .autograd import no_grad
 from . import overrides as _overrides
 from .activations import GELU
 from .attention import MultiHeadAttention, causal_mask, mask_kind
@@ -20,15 +20,11 @@ from .embeddings import Embedding, _token_ids
 from .losses import integer_ids
 from .layers import Dropout, Linear
 from .module import Module
-from .tensor import Tensor
+from .tensor import Tensor, _as_tensor
 
 _SMALLEST_SAMPLING_TEMPERATURE = 1.0 / np.finfo(np.float64).max  # 1 / T overflows below this
 
 __all__ = ["LayerNorm", "MLP", "TransformerBlock", "GPT", "MultiHeadAttention", "Embedding"]
-
-
-def _as_tensor(x):
-    return x if isinstance(x, Tensor) else Tensor(x)
 
 
 class LayerNorm(Module):
@@ -36,8 +32,9 @@ class LayerNorm(Module):
 
     normalized_shape: int (the last dim, usually embed_dim) or a tuple of the
     trailing dims. gamma starts at ones, beta at zeros. Forward and backward
-    are fused C++ kernels (csrc/nn/layer_norm.cpp; the same function as
-    tinytorch.layer_norm, with a one-pass backward).
+    are fused C++ kernels with a one-pass backward (csrc/nn/layer_norm.cpp).
+    tinytorch.layer_norm computes the same values through a separate kernel
+    and node (csrc/ops/nn_kernels.cpp, csrc/autograd/backward.h).
     """
 
     def __init__(self, normalized_shape, eps=1e-5):
@@ -56,7 +53,7 @@ class LayerNorm(Module):
         self.beta = _C.zeros(*self.normalized_shape, requires_grad=True)
 
     def forward(self, x):
-        x = _as_tensor(x)
+        x = _as_tensor(x, "LayerNorm")
         k = len(self.normalized_shape)
         if tuple(x.shape[-k:]) != self.normalized_shape:
             raise ValueError(f"LayerNorm: input of shape {x.shape} does not end with normalized_shape "
@@ -99,7 +96,7 @@ class MLP(Module):
                 and self.gelu.approximate == "tanh" and type(self.dropout) is Dropout)
 
     def forward(self, x):
-        x = _as_tensor(x)
+        x = _as_tensor(x, "MLP")
         if self._fusable():
             return _C._nn_mlp(x, self.linear1.weight, self.linear1.bias, self.linear2.weight, self.linear2.bias,
                               self.dropout.p, self.dropout.training)
@@ -141,7 +138,7 @@ class TransformerBlock(Module):
                 m.linear1.weight, m.linear1.bias, m.linear2.weight, m.linear2.bias)
 
     def forward(self, x, mask=None):
-        x = _as_tensor(x)
+        x = _as_tensor(x, "TransformerBlock")
         if self._fusable():
             if x.ndim != 3:
                 raise ValueError(f"TransformerBlock: expected input of shape (batch, seq_len, embed_dim), got {x.shape}")

@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from .. import _C
-from ..autograd import Function, enable_grad
+from ..core.autograd import enable_grad
 from ..core import overrides as _registry
 from .requirements import module as _module
 
@@ -287,7 +287,7 @@ class StudentOverride:
 
 
 def _C_grad(out, inputs, grad_output):
-    from ..autograd import grad
+    from ..core.autograd import grad
     return grad(out, inputs, grad_outputs=grad_output, allow_unused=True)
 
 

@@ -13,7 +13,7 @@ import os
 import tempfile
 
 from .lessons import lesson_source, strip_solutions
-from .requirements import MILESTONES, MODULES, module as _module
+from .requirements import module as _module
 
 __all__ = ["DEFAULT_DIR", "Progress", "notebook_path", "start_module", "reset_module", "module_status",
            "milestone_status"]

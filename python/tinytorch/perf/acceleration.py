@@ -271,7 +271,7 @@ def composed_block(block, x, causal=False):
 def fused_vs_unfused(rows=2048, dim=256, batch=4, seq=64, embed=128, heads=4, rounds=5, backward=True):
     """Median seconds of fused and composed versions of LayerNorm, Linear+GELU and a transformer block
     (forward, plus backward when `backward`). Returns [{"op", "fused_s", "composed_s", "speedup"}]."""
-    from ..autograd import no_grad
+    from ..core.autograd import no_grad
     from ..core.attention import causal_mask
     from ..core.transformer import TransformerBlock
 

@@ -36,13 +36,13 @@ from numbers import Real
 import numpy as np
 
 from .. import _C
-from ..autograd import no_grad
+from ..core.autograd import no_grad
 from ..core.layers import Linear
 from ..core.losses import integer_ids
 from ..core.module import Module
 from ..core.optimizers import register_optimizer_step_post_hook
 from ..core.spatial import Conv2d
-from ..core.tensor import Tensor
+from ..core.tensor import Tensor, _as_tensor
 
 __all__ = ["Compressor", "measure_sparsity", "magnitude_prune", "structured_prune", "apply_masks", "remove_masks",
            "get_masks", "low_rank_approximate", "low_rank_factorize", "LowRankLinear", "shrink_linear",
@@ -331,7 +331,7 @@ class LowRankLinear(Module):
         self.out_features = second.shape[1]
 
     def forward(self, x):
-        h = _C._nn_linear(x if isinstance(x, Tensor) else Tensor(x), self.first, None)
+        h = _C._nn_linear(_as_tensor(x, "LowRankLinear"), self.first, None)
         return _C._nn_linear(h, self.second, self.bias)
 
     def extra_repr(self):

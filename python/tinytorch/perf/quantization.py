@@ -29,7 +29,7 @@ import types
 import numpy as np
 
 from .. import _C
-from ..autograd import no_grad
+from ..core.autograd import no_grad
 from ..core.layers import Linear
 from ..core.module import Module
 from ..core.tensor import Tensor

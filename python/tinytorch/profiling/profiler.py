@@ -1,3 +1,6 @@
-"""TinyTorch's `tinytorch.profiling.profiler` path; the code lives in tinytorch.perf.profiling."""
+"""TinyTorch's `tinytorch.profiling.profiler` path; the code lives in tinytorch.perf.profiling.
+
+One of the alias modules listed in tinytorch/compat.py (MODULE_ALIASES).
+"""
 from ..perf.profiling import *  # noqa: F401,F403
 from ..perf.profiling import __all__  # noqa: F401
