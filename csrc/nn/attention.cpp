@@ -8,7 +8,7 @@
 // output heads in place into (B, T, D): no permute copies, no separate
 // scale/mask/softmax tensors, one node. It saves the attention weights
 // P (B, H, T, T) for backward.
-#include <cblas.h>
+#include "ops/blas.h"
 
 #include <array>
 #include <cmath>

@@ -7,7 +7,7 @@
 // place by BLAS with the cache's own strides. The Q/K/V projections are three
 // GEMMs rather than one packed GEMM: packing would concatenate the three
 // weight matrices on every step, as many bytes as the product itself reads.
-#include <cblas.h>
+#include "ops/blas.h"
 
 #include <algorithm>
 #include <cmath>

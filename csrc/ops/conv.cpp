@@ -19,7 +19,7 @@
 // an image (C, H*W) is its own column matrix.
 #include "ops/conv.h"
 
-#include <cblas.h>
+#include "ops/blas.h"
 
 #include <algorithm>
 #include <climits>

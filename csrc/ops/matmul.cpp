@@ -9,7 +9,7 @@
 // layouts (steps in the last dim, negative strides, ...) are made contiguous.
 // Batch dims are walked with their own strides, so a weight broadcast over the
 // batch (stride 0) is read from the same memory for every batch element.
-#include <cblas.h>
+#include "ops/blas.h"
 
 #include <algorithm>
 #include <array>

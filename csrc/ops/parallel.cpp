@@ -8,6 +8,7 @@
 #include "ops/parallel.h"
 
 #include "core/errors.h"
+#include "ops/blas.h"
 
 #include <pthread.h>
 
@@ -25,10 +26,6 @@
 #define TT_CPU_RELAX() ((void)0)
 #endif
 
-extern "C" {
-int openblas_get_num_threads(void);
-void openblas_set_num_threads(int);
-}
 
 namespace tt {
 namespace {

@@ -1,6 +1,6 @@
 // tinytorch._C: the extension module. Registers the exception mapping and
 // build information, then each binding file adds its part.
-#include <cblas.h>
+#include "ops/blas.h"
 
 #include <chrono>
 #include <vector>
@@ -9,13 +9,6 @@
 #include "ops/parallel.h"
 #include "python/convert.h"
 
-extern "C" {
-// OpenBLAS extensions (declared here: not every cblas.h declares them).
-char* openblas_get_corename(void);
-char* openblas_get_config(void);
-int openblas_get_num_threads(void);
-void openblas_set_num_threads(int);
-}
 
 namespace ttpy {
 void bind_tensor(py::module_& m);

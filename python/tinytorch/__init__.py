@@ -3,9 +3,9 @@
 `tinytorch.Tensor` is the C++ tensor (csrc/core) with its autograd engine
 (csrc/autograd); this package adds the Python face and the course modules.
 """
-from ._blas_setup import configure_openblas as _configure_openblas
+from ._blas_setup import prepare as _prepare_blas
 
-_configure_openblas()  # must precede the first import of _C (which loads OpenBLAS)
+_BLAS, _MARCH = _prepare_blas()  # must precede the first import of _C (checks the CPU, loads or configures OpenBLAS)
 
 import builtins as _builtins
 
@@ -121,12 +121,16 @@ def show_config(file=None):
     import os
     import sys
 
-    info = _C._build_info()
+    info = dict(_C._build_info(), blas=_BLAS, march=_MARCH)
     out = file or sys.stdout
     print(f"tinytorch {__version__}", file=out)
-    print(f"  BLAS library : OpenBLAS ({info['blas_config'].strip()})", file=out)
+    source = {"scipy-openblas32": "the scipy-openblas32 wheel", "system": "the system's libopenblas"}.get(
+        _BLAS, "unrecorded build")
+    print(f"  BLAS library : {info['blas_config'].strip()} ({source})", file=out)
     print(f"  BLAS core    : {info['blas_core']} (OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')})",
           file=out)
+    target = "unrecorded" if _BLAS is None else ("-march=" + _MARCH if _MARCH else "the compiler's portable default")
+    print(f"  kernels for  : {target}", file=out)
     print(f"  BLAS threads : {info['blas_threads']} (tinytorch's own; each OpenBLAS call is single-threaded)",
           file=out)
     print(f"  SIMD (build) : {info['simd']}", file=out)

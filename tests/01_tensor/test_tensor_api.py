@@ -1,4 +1,6 @@
 """The Python face of Tensor: construction, numpy interop, DLPack, printing and item access."""
+import io
+
 import numpy as np
 import pytest
 
@@ -232,6 +234,11 @@ def test_choose_coretype_from_cpu_flags():
     assert choose_coretype({"sse4_2"}) is None
 
 
+# The kernel families at least as recent as the one each CPU level needs (OpenBLAS's core names).
+_CORES_AT_LEAST = {"haswell": {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"},
+                   "skylakex": {"skylakex", "cooperlake", "sapphirerapids"}}
+
+
 def test_openblas_core_is_not_the_fallback_on_avx2_machines():
     from tinytorch._blas_setup import _cpu_flags, choose_coretype
     info = tt._C._build_info()
@@ -241,4 +248,43 @@ def test_openblas_core_is_not_the_fallback_on_avx2_machines():
     import os
     if os.environ.get("OPENBLAS_CORETYPE", want) != want:
         pytest.skip("the user chose OPENBLAS_CORETYPE")
-    assert info["blas_core"].lower() == want.lower()
+    # The system OpenBLAS gets exactly the forced core; the BLAS wheel detects the CPU itself
+    # and may pick a newer family than the forced one would be (Sapphire Rapids, ...).
+    assert info["blas_core"].lower() in _CORES_AT_LEAST[want.lower()], info["blas_core"]
+
+
+def test_missing_cpu_flags_of_each_march_level():
+    from tinytorch._blas_setup import missing_cpu_flags
+    v3 = {"sse4_1", "sse4_2", "ssse3", "popcnt", "avx", "avx2", "fma", "bmi1", "bmi2", "f16c", "movbe"}
+    assert missing_cpu_flags("x86-64-v3", v3 | {"avx512f"}) == set()
+    assert missing_cpu_flags("x86-64-v3", v3 - {"avx2", "fma"}) == {"avx2", "fma"}
+    assert missing_cpu_flags("x86-64-v4", v3) == {"avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"}
+    assert missing_cpu_flags("native", {"sse2"}) == set()  # built on the machine that runs it
+    assert missing_cpu_flags("", {"sse2"}) == set()
+    assert missing_cpu_flags("x86-64-v3", set()) == set()  # no /proc/cpuinfo: cannot tell, let it load
+
+
+def test_import_refuses_a_build_this_cpu_cannot_run(monkeypatch):
+    # A wheel's kernels on an older CPU would die on an illegal instruction: the import stops first.
+    from tinytorch import _blas_setup
+    monkeypatch.setattr(_blas_setup, "build_config", lambda: ("scipy-openblas32", "x86-64-v3"))
+    monkeypatch.setattr(_blas_setup, "_cpu_flags", lambda: {"sse2", "sse4_1", "sse4_2", "ssse3", "popcnt", "avx"})
+    with pytest.raises(ImportError, match=r"^tinytorch: this build was compiled for x86-64-v3 and this CPU "
+                                          r"lacks avx2, bmi1, bmi2, f16c, fma, movbe; build it .*pip install \."):
+        _blas_setup.prepare()
+
+
+def test_the_recorded_blas_is_the_one_loaded():
+    # One BLAS per build: the library _C runs on is the one _build_config.py names.
+    info = tt.show_config(file=io.StringIO())
+    if info["blas"] is None:
+        pytest.skip("extension copied in by hand: no build record")
+    with open("/proc/self/maps") as f:
+        maps = f.read()
+    if info["blas"] == "scipy-openblas32":
+        import scipy_openblas32
+        assert "libscipy_openblas.so" in maps
+        assert info["blas_config"].startswith("OpenBLAS " + ".".join(scipy_openblas32.__version__.split(".")[:3]))
+    else:
+        assert info["blas"] == "system"
+        assert "libopenblas" in maps and "OpenBLAS 0.3." in info["blas_config"]

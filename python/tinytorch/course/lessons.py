@@ -41,7 +41,7 @@ def lessons_root():
     if os.path.isdir(checkout):
         return checkout
     raise FileNotFoundError("tinytorch: the course lessons are not installed (expected "
-                            f"{installed}); reinstall the package with `pip install tinytorch-course`")
+                            f"{installed}); reinstall the package: `pip install tinytorch-cpp`")
 
 
 def lesson_path(number, root=None):
