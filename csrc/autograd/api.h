@@ -84,9 +84,8 @@ Tensor stack(const std::vector<Tensor>& ts, int64_t dim);
 Tensor im2col(const Tensor& x, const ops::Window2d& g, double pad_value);
 Tensor col2im(const Tensor& cols, const ops::Window2d& g);
 
-// neural-network functions with fused backward
+// neural-network functions with fused backward (linear, layer_norm and attention: fused_ops.h)
 Tensor dropout(const Tensor& a, double p, bool training);
-Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps);
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore_index);
 Tensor mse_loss(const Tensor& pred, const Tensor& target);
 Tensor bce_loss(const Tensor& pred, const Tensor& target);
@@ -97,3 +96,5 @@ int register_hook(const Tensor& t, TensorHook fn);
 void remove_hook(const Tensor& t, int id);
 
 }  // namespace tt
+
+#include "autograd/fused_ops.h"  // the fused ops: linear, layer_norm, attention

@@ -15,7 +15,7 @@ from .. import _C
 from ..autograd import no_grad
 from . import overrides as _overrides
 from .activations import GELU
-from .attention import MultiHeadAttention, causal_mask, mask_kind
+from .attention import MultiHeadAttention, causal_mask
 from .embeddings import Embedding, _token_ids
 from .losses import integer_ids
 from .layers import Dropout, Linear
@@ -36,8 +36,9 @@ class LayerNorm(Module):
 
     normalized_shape: int (the last dim, usually embed_dim) or a tuple of the
     trailing dims. gamma starts at ones, beta at zeros. Forward and backward
-    are fused C++ kernels (csrc/nn/layer_norm.cpp; the same function as
-    tinytorch.layer_norm, with a one-pass backward).
+    are fused C++ kernels (csrc/ops/nn_kernels.cpp; the op is
+    tinytorch.layer_norm, its node LayerNormBackward in
+    csrc/autograd/fused_backward.cpp).
     """
 
     def __init__(self, normalized_shape, eps=1e-5):
@@ -62,9 +63,9 @@ class LayerNorm(Module):
             raise ValueError(f"LayerNorm: input of shape {x.shape} does not end with normalized_shape "
                              f"{self.normalized_shape}")
         if k == 1:
-            return _C._nn_layer_norm(x, self.gamma, self.beta, self.eps)
+            return _C.layer_norm(x, self.gamma, self.beta, self.eps)
         flat = x.reshape(*x.shape[:-k], -1)
-        out = _C._nn_layer_norm(flat, self.gamma.reshape(-1), self.beta.reshape(-1), self.eps)
+        out = _C.layer_norm(flat, self.gamma.reshape(-1), self.beta.reshape(-1), self.eps)
         return out.reshape(*x.shape)
 
     def extra_repr(self):
@@ -145,8 +146,7 @@ class TransformerBlock(Module):
         if self._fusable():
             if x.ndim != 3:
                 raise ValueError(f"TransformerBlock: expected input of shape (batch, seq_len, embed_dim), got {x.shape}")
-            m, kind = mask_kind(mask, x.shape[1])
-            return _C._nn_block(x, self._params(), self.attention.num_heads, m, kind, self.dropout.p,
+            return _C._nn_block(x, self._params(), self.attention.num_heads, mask, self.dropout.p,
                                 self.dropout.training)
         x = x + self.dropout(self.attention(self.ln1(x), mask))
         return x + self.mlp(self.ln2(x))

@@ -294,7 +294,7 @@ def fused_vs_unfused(rows=2048, dim=256, batch=4, seq=64, embed=128, heads=4, ro
         return go
 
     pairs = [
-        ("layer_norm", lambda: _C._nn_layer_norm(x, g, b, 1e-5), lambda: composed_layer_norm(x, g, b)),
+        ("layer_norm", lambda: _C.layer_norm(x, g, b, 1e-5), lambda: composed_layer_norm(x, g, b)),
         ("linear + gelu", lambda: _C._nn_linear_gelu(x, w, b), lambda: (x @ w + b).gelu()),
         ("transformer block", lambda: block(xb, mask), lambda: composed_block(block, xb, causal=True)),
     ]
