@@ -49,7 +49,8 @@ Tensor linear_generic(const Tensor& x, const std::vector<Tensor>& ws, const std:
 Tensor linear_impl(const Tensor& x, const std::vector<Tensor>& ws, const std::vector<Tensor>& bs, bool gelu) {
   prof::KernelTimer timer(gelu ? "linear_gelu" : "linear");  // forward kernel time; a flag test when off
   if (ws.empty() || ws.size() != bs.size())
-    fail<ValueError>("Linear: expected one bias slot per weight, got ", ws.size(), " weights and ", bs.size(), " biases");
+    fail<ValueError>("Linear: expected one bias slot per weight, got ", ws.size(), " weights and ", bs.size(),
+                     " biases");
   bool same_float = is_floating(x.dtype());
   for (size_t i = 0; i < ws.size(); ++i) {
     check_linear_args(x, ws[i], bs[i]);
@@ -121,7 +122,8 @@ Tensor masked_scores(const Tensor& scores, const AttentionMask& mask, const char
       return masked_fill(scores, blocked, ops::kMaskValue);
     }
     case MaskKind::Additive: {
-      Tensor m = ops::align_mask(mask.mask, scores.dim());
+      // (a differentiable unsqueeze: an additive mask that requires grad gets its gradient)
+      Tensor m = scores.dim() == 4 && mask.mask.dim() == 3 ? unsqueeze(mask.mask, 1) : mask.mask;
       ops::check_mask_shape(m, scores.shape(), op);
       return add(scores, astype(m, scores.dtype()));  // a float64 mask must not promote float32 scores
     }
@@ -146,7 +148,8 @@ Tensor gelu_tanh_derivative(const Tensor& u) {
   const double k = ops::kGeluK, c = ops::kGeluC;
   Tensor u2 = mul(u, u);
   Tensor t = tanh(mul(mul(u, add(s(1), mul(u2, s(c)))), s(k)));
-  return add(mul(s(0.5), add(s(1), t)), mul(mul(mul(s(0.5 * k), u), sub(s(1), mul(t, t))), add(s(1), mul(u2, s(3 * c)))));
+  return add(mul(s(0.5), add(s(1), t)),
+             mul(mul(mul(s(0.5 * k), u), sub(s(1), mul(t, t))), add(s(1), mul(u2, s(3 * c)))));
 }
 
 // ---- LayerNorm ----

@@ -63,7 +63,8 @@ void cached_attention(const T* q, const T* kc, const T* vc, T* out, const StepSh
         for (int64_t j = 0; j < n; ++j) row[j] *= inv;
         std::fill(row + n, row + L, T(0));
       }
-      ops::gemm(false, false, s.Tn, s.hd, L, T(1), scores.data(), L, V, s.hd, T(0), out + b * s.Tn * s.D + h * s.hd, s.D);
+      ops::gemm(false, false, s.Tn, s.hd, L, T(1), scores.data(), L, V, s.hd, T(0), out + b * s.Tn * s.D + h * s.hd,
+                s.D);
     }
   });
 }

@@ -179,6 +179,19 @@ def test_fused_attention_gradcheck_and_double_backward(mask_name):
         assert gradgradcheck(fn, (x,))
 
 
+def test_a_mask_that_requires_grad_gets_its_gradient():
+    """The fused node gives a mask no gradient, so such a mask takes the composed ops."""
+    r = np.random.default_rng(7)
+    H = 2
+    x = f64(r.standard_normal((2, 3, 3 * H * 2)))
+    m = f64(r.standard_normal((2, 3, 3)) - 1.0)  # additive (negative entries), shared by the heads
+    fn = lambda a, mask: tt._C._nn_attention_core(a, H, mask)  # noqa: E731
+    assert type(fn(x, m).grad_fn).__name__ != "AttentionBackward"
+    assert gradcheck(fn, (x, m))
+    np.testing.assert_allclose(np.asarray(fn(x, m)), np.asarray(tt._C._nn_attention_core(x, H, m.detach())),
+                               rtol=1e-12)
+
+
 def test_fused_attention_float32_matches_float64():
     r = np.random.default_rng(5)
     x = r.standard_normal((3, 21, 3 * 16))  # T=21: rows of every length mod the SIMD width
