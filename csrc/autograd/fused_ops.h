@@ -36,8 +36,8 @@ Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, doub
 
 // Self-attention on packed projections qkv (B, T, 3D) (Q | K | V along the last dim, heads
 // contiguous slices of D / num_heads), returning (B, T, D) with the heads merged: the fused
-// kernel and one AttentionBackward node. The mask must not require grad (the node gives it
-// no gradient; nn::attention_core takes the composed path then).
+// kernel and one AttentionBackward node. A mask that requires grad takes the composed ops
+// instead (attention_weights), since the node gives the mask no gradient.
 Tensor attention(const Tensor& qkv, int64_t num_heads, const AttentionMask& mask);
 
 // softmax(mask(q k^T / sqrt(d))) over the last dim, from differentiable ops: the attention
