@@ -1,6 +1,7 @@
 // The differentiable ops: what Python calls. Each runs the forward kernel
 // (csrc/ops) and, when grad mode is on and an input requires grad, records
-// its backward node (csrc/autograd/backward.h). Backward rules call these
+// its backward node (csrc/autograd/backward.h; the fused ops' nodes:
+// fused_backward.h). Backward rules call these
 // same functions, so under create_graph=True the backward is itself recorded.
 #pragma once
 #include <optional>

@@ -3,6 +3,7 @@
 // ops of api.h, so when the engine runs with create_graph=True the backward
 // pass is itself recorded and can be differentiated again (double backward).
 // Broadcasting is undone in one place: sum_to(grad, input_shape).
+// The nodes of the fused ops (Linear, LayerNorm, attention) are in fused_backward.h.
 //
 // Notation: g = gradient of the output; ga, gb = gradients of the inputs.
 #pragma once
