@@ -1,4 +1,4 @@
-// Every backward rule, one short struct per op, named as users and the
+// The backward rules, one short struct per op, named as users and the
 // TinyTorch tests know them. Each formula is written with the differentiable
 // ops of api.h, so when the engine runs with create_graph=True the backward
 // pass is itself recorded and can be differentiated again (double backward).
