@@ -1,5 +1,6 @@
 # make test  - install everything needed (system headers, the package, test extras) and run the tests
 # make demo  - same set-up, then run the main job
+# make docs  - the documentation site, built in strict mode into site/ (docs/requirements.txt pins its tools)
 # make sanitize - the memory-safety tests against an ASan+UBSan build of the extension (.ci/sanitize.sh)
 # Both are safe to re-run: finished steps are skipped (stamp files under .make/).
 PYTHON ?= python3
@@ -10,7 +11,7 @@ SOURCES := $(shell find csrc python -type f \( -name '*.cpp' -o -name '*.h' -o -
   $(shell find modules milestones -name '*.py' 2>/dev/null) CMakeLists.txt pyproject.toml
 STAMPS := .make
 
-.PHONY: test demo install system-deps bench clean sanitize
+.PHONY: test demo install system-deps bench clean sanitize docs
 
 # pytest's exit code 5 (no tests collected) counts as a failure.
 test: install
@@ -23,6 +24,15 @@ demo: install
 # Own build dir (build-sanitize/), never the installed package; any sanitizer report fails.
 sanitize: install
 	PYTHON=$(PYTHON) bash .ci/sanitize.sh $(SANITIZE_TESTS)
+
+# Strict: a broken link, a missing API reference or any other warning fails the build.
+# The site's generated pages come from the repository (docs/_site_gen/pages.py).
+docs: install $(STAMPS)/docs-deps
+	NO_MKDOCS_2_WARNING=1 $(PYTHON) -m mkdocs build --strict
+
+$(STAMPS)/docs-deps: docs/requirements.txt | $(STAMPS)/python-deps
+	$(PIP) install -q -r docs/requirements.txt
+	@touch $@
 
 bench: install
 	$(PYTHON) benchmarks/bench_tensor.py
@@ -63,4 +73,4 @@ $(STAMPS)/installed: $(SOURCES) $(STAMPS)/python-deps
 	@touch $@
 
 clean:
-	rm -rf build build-sanitize build-sanitize.configure.log $(STAMPS)
+	rm -rf build build-sanitize build-sanitize.configure.log site $(STAMPS)

@@ -145,6 +145,11 @@ void bind_autograd(py::module_& m) {
         }
         return t;
       })
+      // Read-only views for tinytorch.viz.draw_graph: the engine runs ready
+      // nodes in decreasing sequence_nr, and `released` says whether a
+      // backward without retain_graph has freed the saved tensors.
+      .def_property_readonly("_sequence_nr", [](const Node& n) { return n.sequence_nr; })
+      .def_property_readonly("_released", [](const Node& n) { return n.released; })
       .def("__repr__", [](const Node& n) { return "<" + n.name() + ">"; });
   py::class_<tt::AccumulateGrad, Node, std::shared_ptr<tt::AccumulateGrad>>(m, "AccumulateGrad")
       .def_property_readonly("variable", [](const tt::AccumulateGrad& a) { return a.variable; });

@@ -427,6 +427,33 @@ for m_, r_ in zip(mine, ref):
 print("two-layer network: your rules and the engine's agree on all three gradients")
 
 # %% [markdown]
+# ## See the graph: `draw_graph` (not graded)
+# `tinytorch.viz.draw_graph(loss, params=model)` draws the graph `backward()`
+# will walk: a box per node (`type(grad_fn).__name__`), a leaf per parameter
+# with its name and shape, and the step at which the engine runs each node.
+# In Jupyter the graph shows itself as a picture when Graphviz's `dot` is
+# installed (`apt-get install graphviz`); `print(graph)` lists it as text and
+# `graph.to_dot()` gives its DOT source anywhere. The order is the engine's
+# own: the profiler, which records every node the engine applies, agrees.
+
+# %%
+from tinytorch.core.activations import ReLU
+from tinytorch.core.layers import Linear, Sequential
+from tinytorch.perf.profiling import Profiler
+from tinytorch.viz import draw_graph
+
+tt.manual_seed(0)
+tiny = Sequential(Linear(3, 4), ReLU(), Linear(4, 1))
+out = tiny(tt.randn(2, 3))
+loss = (out * out).mean()
+graph = draw_graph(loss, params=tiny)
+print(graph)
+with Profiler() as prof:
+    loss.backward()
+assert [e[0] for e in prof.events() if e[1] == "backward"] == graph.order
+graph  # in Jupyter: the picture
+
+# %% [markdown]
 # ## Systems: what the backward pass costs
 #
 # **FLOPs.** A matmul `(n, k) @ (k, m)` costs `2nkm` FLOPs forward. Its
