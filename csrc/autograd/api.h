@@ -1,6 +1,7 @@
 // The differentiable ops: what Python calls. Each runs the forward kernel
 // (csrc/ops) and, when grad mode is on and an input requires grad, records
-// its backward node (csrc/autograd/backward.h). Backward rules call these
+// its backward node (csrc/autograd/backward.h; the fused ops' nodes:
+// fused_backward.h). Backward rules call these
 // same functions, so under create_graph=True the backward is itself recorded.
 #pragma once
 #include <optional>
@@ -84,9 +85,8 @@ Tensor stack(const std::vector<Tensor>& ts, int64_t dim);
 Tensor im2col(const Tensor& x, const ops::Window2d& g, double pad_value);
 Tensor col2im(const Tensor& cols, const ops::Window2d& g);
 
-// neural-network functions with fused backward
+// neural-network functions with fused backward (linear, layer_norm and attention: fused_ops.h)
 Tensor dropout(const Tensor& a, double p, bool training);
-Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps);
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore_index);
 Tensor mse_loss(const Tensor& pred, const Tensor& target);
 Tensor bce_loss(const Tensor& pred, const Tensor& target);
@@ -97,3 +97,5 @@ int register_hook(const Tensor& t, TensorHook fn);
 void remove_hook(const Tensor& t, int id);
 
 }  // namespace tt
+
+#include "autograd/fused_ops.h"  // the fused ops: linear, layer_norm, attention

@@ -1,8 +1,9 @@
-// Every backward rule, one short struct per op, named as users and the
+// The backward rules, one short struct per op, named as users and the
 // TinyTorch tests know them. Each formula is written with the differentiable
 // ops of api.h, so when the engine runs with create_graph=True the backward
 // pass is itself recorded and can be differentiated again (double backward).
 // Broadcasting is undone in one place: sum_to(grad, input_shape).
+// The nodes of the fused ops (Linear, LayerNorm, attention) are in fused_backward.h.
 //
 // Notation: g = gradient of the output; ga, gb = gradients of the inputs.
 #pragma once
@@ -224,13 +225,7 @@ struct GELUBackward : Node {
     Tensor x = a.unpack(*this);
     Tensor d;
     if (tanh_approx) {
-      const double k = std::sqrt(2.0 / M_PI), c = 0.044715;
-      Tensor x2 = mul(x, x);
-      Tensor t = tanh(mul(mul(x, add(scalar(1, x), mul(x2, scalar(c, x)))), scalar(k, x)));
-      Tensor left = mul(scalar(0.5, x), add(scalar(1, x), t));
-      Tensor right = mul(mul(mul(scalar(0.5 * k, x), x), sub(scalar(1, x), mul(t, t))),
-                         add(scalar(1, x), mul(x2, scalar(3 * c, x))));
-      d = add(left, right);
+      d = gelu_tanh_derivative(x);  // fused_ops.cpp: shared with LinearGeluBackward
     } else {
       Tensor Phi = mul(scalar(0.5, x), add(scalar(1, x), apply_unary(ops::UnaryOp::Erf, mul(x, scalar(M_SQRT1_2, x)))));
       Tensor phi = mul(exp(mul(mul(x, x), scalar(-0.5, x))), scalar(1.0 / std::sqrt(2 * M_PI), x));
@@ -633,37 +628,6 @@ struct DropoutBackward : Node {  // ga = g * mask  (mask holds 0 or 1/keep)
   SavedTensor mask;
   TensorList apply(TensorList&& g) override { check_not_released(); return {mul(g[0], mask.unpack(*this))}; }
   void release_saved() override { mask.reset(); released = true; }
-};
-
-struct LayerNormBackward : Node {
-  // xhat = (x - mean) * rstd;  gx = rstd * (gxh - mean(gxh) - xhat * mean(gxh * xhat)), gxh = g * gamma
-  // ggamma = sum over rows of g * xhat;  gbeta = sum over rows of g
-  TT_NODE(LayerNormBackward)
-  SavedTensor x, gamma, mean_, rstd_;
-  double eps = 1e-5;
-  TensorList apply(TensorList&& g) override {
-    check_not_released();
-    Tensor X = x.unpack(*this), G = gamma.unpack(*this);
-    Tensor mu, rstd;
-    if (GradMode::is_enabled()) {  // double backward: mean and rstd as functions of x
-      mu = mean(X, {-1}, true);
-      rstd = div(scalar(1, X), sqrt(add(var(X, {-1}, 0, true), scalar(eps, X))));
-    } else {
-      mu = mean_.unpack(*this);
-      rstd = rstd_.unpack(*this);
-    }
-    Tensor xhat = mul(sub(X, mu), rstd);
-    Tensor gx, gg, gb;
-    if (wants(*this, 0)) {
-      Tensor gxh = mul(g[0], G);
-      Tensor t = sub(sub(gxh, mean(gxh, {-1}, true)), mul(xhat, mean(mul(gxh, xhat), {-1}, true)));
-      gx = mul(rstd, t);
-    }
-    if (wants(*this, 1)) gg = sum_to(mul(g[0], xhat), G.shape());
-    if (wants(*this, 2)) gb = sum_to(g[0], G.shape());
-    return {gx, gg, gb};
-  }
-  void release_saved() override { x.reset(); gamma.reset(); mean_.reset(); rstd_.reset(); released = true; }
 };
 
 struct CrossEntropyBackward : Node {  // glogits = (softmax(logits) - onehot(t)) * valid / count * g

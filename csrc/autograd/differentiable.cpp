@@ -622,20 +622,6 @@ Tensor dropout(const Tensor& a, double p, bool training) {
   return out;
 }
 
-Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps) {
-  auto r = ops::layer_norm(x, gamma, beta, eps);
-  if (any_needs({&x, &gamma, &beta})) {
-    auto n = make_node<LayerNormBackward>({&x, &gamma, &beta});
-    n->x = SavedTensor(x);
-    n->gamma = SavedTensor(gamma);
-    n->mean_ = SavedTensor(r.mean);
-    n->rstd_ = SavedTensor(r.rstd);
-    n->eps = eps;
-    set_history(r.out, n);
-  }
-  return r.out;
-}
-
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore_index) {
   if (logits.dim() < 2)
     fail<ValueError>("cross_entropy: logits must be (N, C) or (N, T, C), got ", shape_str(logits.shape()));

@@ -11,7 +11,7 @@
 //     call's GFLOP/s can be set against the machine's BLAS peak;
 //   - every other forward kernel: a KernelTimer at the entry of each family's
 //     dispatch function (ops::binary, unary, reduce, softmax, index ops, the
-//     copy behind clone/astype/contiguous, nn's linear/attention/layer_norm,
+//     copy behind clone/astype/contiguous, the fused linear/attention/layer_norm,
 //     the fused block and GPT forward), named as users know the op (add, exp,
 //     sum, layer_norm, ...). Kernels nest (linear holds its matmul); Python's
 //     summary splits each event's self time from its total;

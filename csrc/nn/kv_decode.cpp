@@ -1,7 +1,7 @@
 // One decode step of the GPT over a key/value cache (see kv_decode.h).
 //
-// The projections, LayerNorms and the MLP reuse the fused kernels of
-// linear.cpp / layer_norm.cpp with grad mode off, so they build no graph.
+// The projections, LayerNorms and the MLP reuse the fused ops of
+// autograd/fused_ops.h with grad mode off, so they build no graph.
 // Attention is written here: the new queries are few (one per sequence while
 // decoding), the keys and values are the cache rows [0, start + Tn), read in
 // place by BLAS with the cache's own strides. The Q/K/V projections are three
@@ -25,17 +25,6 @@
 namespace tt::nn {
 
 namespace {
-
-void gemm(bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
-          int64_t ldb, float* c, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), alpha, a, int(lda),
-              b, int(ldb), 0.0f, c, int(ldc));
-}
-void gemm(bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a, int64_t lda, const double* b,
-          int64_t ldb, double* c, int64_t ldc) {
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), alpha, a, int(lda),
-              b, int(ldb), 0.0, c, int(ldc));
-}
 
 struct StepShape {
   int64_t B, Tn, D, H, hd, start, max_len;
@@ -64,7 +53,7 @@ void cached_attention(const T* q, const T* kc, const T* vc, T* out, const StepSh
       const T* Q = q + b * s.Tn * s.D + h * s.hd;
       const T* K = kc + bh * s.max_len * s.hd;
       const T* V = vc + bh * s.max_len * s.hd;
-      gemm(true, s.Tn, L, s.hd, scale, Q, s.D, K, s.hd, scores.data(), L);  // S = Q K^T / sqrt(hd)
+      ops::gemm(false, true, s.Tn, L, s.hd, scale, Q, s.D, K, s.hd, T(0), scores.data(), L);  // S = Q K^T / sqrt(hd)
       for (int64_t i = 0; i < s.Tn; ++i) {
         T* row = scores.data() + i * L;
         const int64_t n = s.start + i + 1;  // query i sits at position start + i: it sees keys [0, start + i]
@@ -75,7 +64,8 @@ void cached_attention(const T* q, const T* kc, const T* vc, T* out, const StepSh
         for (int64_t j = 0; j < n; ++j) row[j] *= inv;
         std::fill(row + n, row + L, T(0));
       }
-      gemm(false, s.Tn, s.hd, L, T(1), scores.data(), L, V, s.hd, out + b * s.Tn * s.D + h * s.hd, s.D);
+      ops::gemm(false, false, s.Tn, s.hd, L, T(1), scores.data(), L, V, s.hd, T(0), out + b * s.Tn * s.D + h * s.hd,
+                s.D);
     }
   });
 }
@@ -133,7 +123,7 @@ Tensor KVDecoder::step(const Tensor& tokens, int64_t start) const {
   Tensor x = add(embedding(params.token_embedding, tokens), narrow(pos, 0, start, s.Tn));
   for (size_t l = 0; l < params.blocks.size(); ++l) {
     const BlockParams& b = params.blocks[l];
-    Tensor h = nn::layer_norm(x, b.ln1.gamma, b.ln1.beta, b.ln1.eps);
+    Tensor h = layer_norm(x, b.ln1.gamma, b.ln1.beta, b.ln1.eps);
     Tensor q = ops::contiguous(linear(h, b.attn.wq, b.attn.bq));
     Tensor k = ops::contiguous(linear(h, b.attn.wk, b.attn.bk));
     Tensor v = ops::contiguous(linear(h, b.attn.wv, b.attn.bv));
@@ -148,10 +138,10 @@ Tensor KVDecoder::step(const Tensor& tokens, int64_t start) const {
       cached_attention<T>(q.data<T>(), keys[l].data<T>(), values[l].data<T>(), att.data<T>(), s);
     });
     x = add(x, linear(att, b.attn.wo, b.attn.bo));
-    Tensor h2 = nn::layer_norm(x, b.ln2.gamma, b.ln2.beta, b.ln2.eps);
+    Tensor h2 = layer_norm(x, b.ln2.gamma, b.ln2.beta, b.ln2.eps);
     x = add(x, linear(linear_gelu(h2, b.mlp.w1, b.mlp.b1), b.mlp.w2, b.mlp.b2));
   }
-  x = nn::layer_norm(x, params.ln_f.gamma, params.ln_f.beta, params.ln_f.eps);
+  x = layer_norm(x, params.ln_f.gamma, params.ln_f.beta, params.ln_f.eps);
   return linear(x, params.lm_head_w, params.lm_head_b);
 }
 

@@ -1,5 +1,5 @@
-// Multi-head attention, MLP, the pre-norm transformer block and the GPT
-// forward, each composed of fused Linear / attention nodes and the
+// The MLP, the pre-norm transformer block and the GPT forward, each composed
+// of the fused ops (Linear, Linear + GELU, LayerNorm, attention) and the
 // differentiable ops, so one call builds the whole sub-graph.
 #include "nn/transformer.h"
 
@@ -17,16 +17,6 @@ void check_3d(const Tensor& x, const char* layer) {
 
 }  // namespace
 
-Tensor multi_head_attention(const Tensor& x, const AttentionParams& p, int64_t num_heads, const AttentionMask& mask) {
-  check_3d(x, "MultiHeadAttention");
-  const int64_t D = p.wq.dim() == 2 ? p.wq.shape()[1] : -1;
-  if (x.shape()[2] != D)
-    fail<ValueError>("MultiHeadAttention: input of shape ", shape_str(x.shape()), " does not match embed_dim=", D,
-                     "; the input's last dimension must be embed_dim");
-  Tensor qkv = linear_packed(x, {p.wq, p.wk, p.wv}, {p.bq, p.bk, p.bv});
-  return linear(attention_core(qkv, num_heads, mask, true), p.wo, p.bo);
-}
-
 Tensor mlp(const Tensor& x, const MLPParams& p, double dropout_p, bool training) {
   return dropout(linear(linear_gelu(x, p.w1, p.b1), p.w2, p.b2), dropout_p, training);
 }
@@ -35,9 +25,9 @@ Tensor transformer_block(const Tensor& x, const BlockParams& p, int64_t num_head
                          double dropout_p, bool training) {
   prof::KernelTimer timer("transformer_block");  // forward kernel time when profiling; a flag test when off
   check_3d(x, "TransformerBlock");
-  Tensor a = multi_head_attention(nn::layer_norm(x, p.ln1.gamma, p.ln1.beta, p.ln1.eps), p.attn, num_heads, mask);
+  Tensor a = multi_head_attention(layer_norm(x, p.ln1.gamma, p.ln1.beta, p.ln1.eps), p.attn, num_heads, mask);
   Tensor x1 = add(x, dropout(a, dropout_p, training));
-  return add(x1, mlp(nn::layer_norm(x1, p.ln2.gamma, p.ln2.beta, p.ln2.eps), p.mlp, dropout_p, training));
+  return add(x1, mlp(layer_norm(x1, p.ln2.gamma, p.ln2.beta, p.ln2.eps), p.mlp, dropout_p, training));
 }
 
 Tensor gpt_forward(const Tensor& tokens, const GPTParams& p, int64_t num_heads, double dropout_p, bool training) {
@@ -52,7 +42,7 @@ Tensor gpt_forward(const Tensor& tokens, const GPTParams& p, int64_t num_heads, 
   Tensor x = add(embedding(p.token_embedding, tokens), narrow(p.position_embedding, 0, 0, T));
   const AttentionMask causal{MaskKind::Causal, Tensor()};
   for (const auto& b : p.blocks) x = transformer_block(x, b, num_heads, causal, dropout_p, training);
-  x = nn::layer_norm(x, p.ln_f.gamma, p.ln_f.beta, p.ln_f.eps);
+  x = layer_norm(x, p.ln_f.gamma, p.ln_f.beta, p.ln_f.eps);
   return linear(x, p.lm_head_w, p.lm_head_b);
 }
 

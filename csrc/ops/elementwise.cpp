@@ -24,6 +24,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "core/profiler.h"
+#include "ops/gelu.h"
 #include "ops/iter.h"
 #include "ops/simd_edges.h"
 #include "ops/ops.h"
@@ -302,7 +303,7 @@ void float_unary(UnaryOp op, T* o, const T* x, int64_t n) {
         return xsimd::select(v >= Batch(T(0)), r, e * r);
       });
     case UnaryOp::GeluTanh: {
-      const Batch k(T(0.7978845608028654)), c(T(0.044715));  // sqrt(2/pi)
+      const Batch k = Batch(T(kGeluK)), c = Batch(T(kGeluC));
       return map_simd(o, x, n, [&](Batch v) {
         return half * v * (one + xsimd::tanh(k * (v + c * v * v * v)));
       });

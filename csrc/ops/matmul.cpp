@@ -79,18 +79,6 @@ BlasLayout blas_layout(const MatrixStack& m) {
   return {};
 }
 
-void gemm(bool ta, bool tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb,
-          float* c, int ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k,
-              1.0f, a, lda, b, ldb, 0.0f, c, ldc);
-}
-
-void gemm(bool ta, bool tb, int m, int n, int k, const double* a, int lda, const double* b, int ldb,
-          double* c, int ldc) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k,
-              1.0, a, lda, b, ldb, 0.0, c, ldc);
-}
-
 // C = op(A) op(B) split across the threads (see ops/parallel.h) in blocks of
 // 16 rows of C (whole register tiles for the BLAS kernels): rows [r0, r1) of
 // op(A) start at row r0 of A, or at column r0 when A is stored transposed.
@@ -104,12 +92,12 @@ void gemm_split(bool ta, bool tb, int m, int n, int k, const T* a, int lda, cons
   if (m >= 128 * num_threads() || m >= n) {
     parallel_for(row_blocks, flops, [&](int64_t begin, int64_t end) {
       const int64_t r0 = begin * kBlock, r1 = std::min<int64_t>(end * kBlock, m);
-      gemm(ta, tb, static_cast<int>(r1 - r0), n, k, ta ? a + r0 : a + r0 * lda, lda, b, ldb, c + r0 * ldc, ldc);
+      gemm(ta, tb, r1 - r0, n, k, T(1), ta ? a + r0 : a + r0 * lda, lda, b, ldb, T(0), c + r0 * ldc, ldc);
     });
   } else {  // columns [c0, c1) of op(B) start at column c0 of B, or at row c0 when B is stored transposed
     parallel_for(col_blocks, flops, [&](int64_t begin, int64_t end) {
       const int64_t c0 = begin * kBlock, c1 = std::min<int64_t>(end * kBlock, n);
-      gemm(ta, tb, m, static_cast<int>(c1 - c0), k, a, lda, tb ? b + c0 * ldb : b + c0, ldb, c + c0, ldc);
+      gemm(ta, tb, m, c1 - c0, k, T(1), a, lda, tb ? b + c0 * ldb : b + c0, ldb, T(0), c + c0, ldc);
     });
   }
 }
@@ -166,8 +154,7 @@ void blas_matmul(const Tensor& a, const MatrixStack& ma, const Strides& a_bst, c
         oa += idx * a_bst[d];
         ob += idx * b_bst[d];
       }
-      gemm(la.transposed, lb.transposed, static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), pa + oa,
-           static_cast<int>(la.ld), pb + ob, static_cast<int>(lb.ld), pc + i * M * N, static_cast<int>(N));
+      gemm(la.transposed, lb.transposed, M, N, K, T(1), pa + oa, la.ld, pb + ob, lb.ld, T(0), pc + i * M * N, N);
     }
   });
 }

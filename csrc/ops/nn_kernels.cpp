@@ -1,11 +1,85 @@
+// The LayerNorm and cross-entropy kernels. LayerNorm's backward is one pass
+// per row (two dot-like reductions and one fused update, plus the gamma/beta
+// column sums): the same formula written with about ten elementwise and
+// reduction ops costs more than the GEMMs around it at transformer sizes.
 #include "ops/nn_kernels.h"
 
 #include <cmath>
+#include <vector>
+
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 false positive inside xsimd's AVX-512 code
+#include <xsimd/xsimd.hpp>
 
 #include "core/profiler.h"
 #include "ops/ops.h"
 
 namespace tt::ops {
+
+namespace {
+
+template <class T>
+T row_sum(const T* x, int64_t n) {
+  using B = xsimd::batch<T>;
+  constexpr int64_t W = B::size;
+  B acc(T(0));
+  int64_t j = 0;
+  for (; j + W <= n; j += W) acc += B::load_unaligned(x + j);
+  T s = xsimd::hadd(acc);
+  for (; j < n; ++j) s += x[j];
+  return s;
+}
+
+template <class T>
+T row_dot(const T* a, const T* b, int64_t n) {
+  using B = xsimd::batch<T>;
+  constexpr int64_t W = B::size;
+  B acc(T(0));
+  int64_t j = 0;
+  for (; j + W <= n; j += W) acc = xsimd::fma(B::load_unaligned(a + j), B::load_unaligned(b + j), acc);
+  T s = xsimd::hadd(acc);
+  for (; j < n; ++j) s += a[j] * b[j];
+  return s;
+}
+
+// Two passes per row (mean, then the centered sum of squares): as accurate as
+// the textbook formula needs, and each pass is a vectorized reduction.
+template <class T>
+void layer_norm_rows(const T* x, const T* g, const T* b, T* y, T* mean, T* rstd, int64_t M, int64_t D, double eps,
+                     T* centered) {
+  for (int64_t i = 0; i < M; ++i) {
+    const T* r = x + i * D;
+    const T mu = row_sum(r, D) / T(D);
+    for (int64_t j = 0; j < D; ++j) centered[j] = r[j] - mu;
+    const T rs = T(1) / std::sqrt(row_dot(centered, centered, D) / T(D) + T(eps));
+    T* o = y + i * D;
+    for (int64_t j = 0; j < D; ++j) o[j] = centered[j] * rs * g[j] + b[j];
+    mean[i] = mu;
+    rstd[i] = rs;
+  }
+}
+
+// One pass per row: xhat, the two row means of the gx formula, the gamma/beta column sums.
+template <class T>
+void layer_norm_backward_rows(const T* gy, const T* x, const T* g, const T* mean, const T* rstd, T* gx, T* gg, T* gb,
+                              int64_t M, int64_t D, T* xhat, T* gxh) {
+  for (int64_t i = 0; i < M; ++i) {
+    const T* r = x + i * D;
+    const T* gr = gy + i * D;
+    const T mu = mean[i], rs = rstd[i];
+    for (int64_t j = 0; j < D; ++j) xhat[j] = (r[j] - mu) * rs;
+    if (gg)
+      for (int64_t j = 0; j < D; ++j) gg[j] += gr[j] * xhat[j];
+    if (gb)
+      for (int64_t j = 0; j < D; ++j) gb[j] += gr[j];
+    if (!gx) continue;
+    for (int64_t j = 0; j < D; ++j) gxh[j] = gr[j] * g[j];
+    const T m1 = row_sum(gxh, D) / T(D), m2 = row_dot(gxh, xhat, D) / T(D);
+    T* o = gx + i * D;
+    for (int64_t j = 0; j < D; ++j) o[j] = rs * (gxh[j] - m1 - xhat[j] * m2);
+  }
+}
+
+}  // namespace
 
 LayerNormResult layer_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta_in, double eps) {
   prof::KernelTimer timer("layer_norm");  // forward kernel time when profiling; a flag test when off
@@ -15,29 +89,32 @@ LayerNormResult layer_norm(const Tensor& x_in, const Tensor& gamma_in, const Ten
     fail<ValueError>("layer_norm: gamma and beta must have shape (", D, ",) to match the input's last dimension; got ",
                      shape_str(gamma_in.shape()), " and ", shape_str(beta_in.shape()));
   Tensor x = contiguous(promote_to_float(x_in));  // int inputs are normalized in float32
-  DType dt = x.dtype();
+  const DType dt = x.dtype();
   Tensor gamma = contiguous(astype(gamma_in, dt)), beta = contiguous(astype(beta_in, dt));
   const int64_t M = D ? x.numel() / D : 0;
-  Shape stat_shape = x.shape();
-  stat_shape.back() = 1;
-  LayerNormResult r{Tensor::empty(x.shape(), dt), Tensor::empty(stat_shape, dt), Tensor::empty(stat_shape, dt)};
+  LayerNormResult r{Tensor::empty(x.shape(), dt), Tensor::empty({M}, dt), Tensor::empty({M}, dt)};
   dispatch_float(dt, "layer_norm", [&](auto tag) {
     using T = decltype(tag);
-    const T *px = x.data<T>(), *pg = gamma.data<T>(), *pb = beta.data<T>();
-    T *po = r.out.data<T>(), *pm = r.mean.data<T>(), *pr = r.rstd.data<T>();
-    for (int64_t i = 0; i < M; ++i) {
-      const T* row = px + i * D;
-      double s = 0;
-      for (int64_t j = 0; j < D; ++j) s += row[j];
-      double mu = s / D, ss = 0;
-      for (int64_t j = 0; j < D; ++j) ss += (row[j] - mu) * (row[j] - mu);
-      T rstd = static_cast<T>(1.0 / std::sqrt(ss / D + eps));
-      T m = static_cast<T>(mu);
-      T* o = po + i * D;
-      for (int64_t j = 0; j < D; ++j) o[j] = (row[j] - m) * rstd * pg[j] + pb[j];
-      pm[i] = m;
-      pr[i] = rstd;
-    }
+    std::vector<T> centered(static_cast<size_t>(D));
+    layer_norm_rows<T>(x.data<T>(), gamma.data<T>(), beta.data<T>(), r.out.data<T>(), r.mean.data<T>(),
+                       r.rstd.data<T>(), M, D, eps, centered.data());
+  });
+  return r;
+}
+
+LayerNormGrads layer_norm_backward(const Tensor& gy, const Tensor& x_in, const Tensor& gamma_in, const Tensor& mean,
+                                   const Tensor& rstd, bool want_x, bool want_gamma, bool want_beta) {
+  const DType dt = mean.dtype();
+  const int64_t D = x_in.shape().back(), M = D ? x_in.numel() / D : 0;
+  Tensor x = contiguous(astype(x_in, dt)), gamma = contiguous(astype(gamma_in, dt)), g = contiguous(astype(gy, dt));
+  LayerNormGrads r{want_x ? Tensor::empty(x.shape(), dt) : Tensor(), want_gamma ? full({D}, 0.0, dt) : Tensor(),
+                   want_beta ? full({D}, 0.0, dt) : Tensor()};
+  dispatch_float(dt, "layer_norm backward", [&](auto tag) {
+    using T = decltype(tag);
+    std::vector<T> xhat(static_cast<size_t>(D)), gxh(static_cast<size_t>(D));
+    layer_norm_backward_rows<T>(g.data<T>(), x.data<T>(), gamma.data<T>(), mean.data<T>(), rstd.data<T>(),
+                                want_x ? r.x.data<T>() : nullptr, want_gamma ? r.gamma.data<T>() : nullptr,
+                                want_beta ? r.beta.data<T>() : nullptr, M, D, xhat.data(), gxh.data());
   });
   return r;
 }

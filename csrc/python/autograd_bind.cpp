@@ -168,7 +168,7 @@ void bind_autograd(py::module_& m) {
   TT_NODE_TYPE(ToDtypeBackward) TT_NODE_TYPE(CatBackward) TT_NODE_TYPE(StackBackward) TT_NODE_TYPE(GatherBackward)
   TT_NODE_TYPE(ScatterAddBackward) TT_NODE_TYPE(IndexSelectBackward) TT_NODE_TYPE(IndexAddBackward)
   TT_NODE_TYPE(TakeBackward) TT_NODE_TYPE(EmbeddingBackward) TT_NODE_TYPE(DropoutBackward)
-  TT_NODE_TYPE(LayerNormBackward) TT_NODE_TYPE(CrossEntropyBackward) TT_NODE_TYPE(MSEBackward)
+  TT_NODE_TYPE(CrossEntropyBackward) TT_NODE_TYPE(MSEBackward)
   TT_NODE_TYPE(BCEBackward) TT_NODE_TYPE(ErfBackward) TT_NODE_TYPE(ProdBackward)
   TT_NODE_TYPE(StepBackward) TT_NODE_TYPE(Im2ColBackward) TT_NODE_TYPE(Col2ImBackward)
 #undef TT_NODE_TYPE

@@ -1,8 +1,11 @@
-// The fused transformer blocks of csrc/nn, as private functions the layers of
-// tinytorch.core.{layers, attention, transformer} call: tinytorch._C._nn_*.
-// Glue only: argument conversion, no math.
+// The fused ops and transformer blocks as private functions the layers of
+// tinytorch.core.{layers, attention, transformer} call (tinytorch._C._nn_*),
+// and the Python classes of the fused ops' graph nodes. Argument conversion
+// only: attention masks are classified in C++ (ops::classify_mask), the
+// blocks are csrc/nn, the fused ops csrc/autograd/fused_ops.h.
+// (LayerNorm's binding is tinytorch._C.layer_norm, in ops_bind.cpp.)
+#include "autograd/fused_backward.h"
 #include "autograd/grad_mode.h"
-#include "nn/nn_backward.h"
 #include "nn/transformer.h"
 #include "python/convert.h"
 #include "python/nn_params.h"
@@ -12,23 +15,30 @@ namespace ttpy {
 namespace {
 
 using tt::nn::AttentionMask;
-using tt::nn::MaskKind;
 
 Tensor opt(const std::optional<Tensor>& t) { return t ? *t : Tensor(); }
 
-// Python passes the mask kind as a string decided by tinytorch.core.attention.
-AttentionMask mask_from_py(const std::string& kind, const std::optional<Tensor>& mask) {
-  AttentionMask m;
-  if (kind == "none") m.kind = MaskKind::None;
-  else if (kind == "causal") m.kind = MaskKind::Causal;
-  else if (kind == "keep") m.kind = MaskKind::Keep;
-  else if (kind == "additive") m.kind = MaskKind::Additive;
-  else throw tt::ValueError("attention: unknown mask kind '" + kind + "' (expected none, causal, keep or additive)");
-  if ((m.kind == MaskKind::Keep || m.kind == MaskKind::Additive) && !mask)
-    throw tt::ValueError("attention: mask kind '" + kind + "' needs a mask tensor");
-  if (m.kind == MaskKind::Keep || m.kind == MaskKind::Additive) m.mask = *mask;
-  return m;
+// A mask from Python: None, a Tensor, or array data. Array data keeps a bool or float64
+// dtype (a float64 mask must not lose precision); other numbers take tinytorch's default.
+Tensor mask_tensor(const py::handle& mask) {
+  if (mask.is_none()) return Tensor();
+  if (py::isinstance<tt::TensorImpl>(mask)) return mask.cast<Tensor>();
+  py::array arr = py::array::ensure(mask);
+  if (!arr) throw tt::TypeError("attention mask: expected a Tensor, a numpy array or None");
+  const char kind = arr.dtype().kind();
+  if (kind != 'b' && kind != 'i' && kind != 'u' && kind != 'f')
+    throw tt::TypeError("attention mask: expected a bool or numeric mask, got dtype " +
+                        std::string(py::str(arr.dtype())));
+  const bool keep = kind == 'b' || arr.dtype().is(py::dtype::of<double>());
+  return tensor_from_py(arr, keep ? py::handle(arr.dtype()) : py::none());
 }
+
+// seq_len >= 0: a (seq_len, seq_len) mask that blocks exactly the future becomes the causal kind.
+AttentionMask mask_from_py(const py::handle& mask, int64_t seq_len) {
+  return tt::ops::classify_mask(mask_tensor(mask), seq_len);
+}
+
+int64_t seq_len_of(const Tensor& x) { return x.dim() >= 2 ? x.shape()[1] : -1; }
 
 // Building a block's graph touches no Python object, so other Python threads may run meanwhile
 // (except in anomaly mode, where each node records the Python stack).
@@ -39,54 +49,54 @@ Tensor without_gil(F&& f) {
   return f();
 }
 
+template <class T, class Base = tt::Node>
+void node_class(py::module_& m, const char* name) {
+  py::class_<T, Base, std::shared_ptr<T>>(m, name);
+}
+
 }  // namespace
 
 void bind_nn(py::module_& m) {
-  // The fused ops' graph nodes, so type(t.grad_fn).__name__ names them. They live in a
-  // submodule: tinytorch._C.LayerNormBackward is already the generic op's node.
-  py::module_ nodes = m.def_submodule("nn_nodes", "graph nodes of the fused nn ops");
-  py::class_<tt::nn::LinearBackward, tt::Node, std::shared_ptr<tt::nn::LinearBackward>>(nodes, "LinearBackward");
-  py::class_<tt::nn::AttentionBackward, tt::Node, std::shared_ptr<tt::nn::AttentionBackward>>(nodes,
-                                                                                              "AttentionBackward");
-  py::class_<tt::nn::LayerNormBackward, tt::Node, std::shared_ptr<tt::nn::LayerNormBackward>>(nodes,
-                                                                                              "LayerNormBackward");
+  // The fused ops' graph nodes, so type(t.grad_fn).__name__ names them (fused_backward.h).
+  node_class<tt::LinearBackward>(m, "LinearBackward");
+  node_class<tt::LinearGeluBackward, tt::LinearBackward>(m, "LinearGeluBackward");
+  node_class<tt::LayerNormBackward>(m, "LayerNormBackward");
+  node_class<tt::AttentionBackward>(m, "AttentionBackward");
 
   m.def("_nn_linear", [](const Tensor& x, const Tensor& w, const std::optional<Tensor>& b) {
-    return tt::nn::linear(x, w, opt(b));
+    return tt::linear(x, w, opt(b));
   }, py::arg("x"), py::arg("weight"), py::arg("bias") = py::none());
 
-  m.def("_nn_layer_norm", [](const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps) {
-    return tt::nn::layer_norm(x, gamma, beta, eps);
-  }, py::arg("x"), py::arg("gamma"), py::arg("beta"), py::arg("eps") = 1e-5);
-
   m.def("_nn_linear_gelu", [](const Tensor& x, const Tensor& w, const std::optional<Tensor>& b) {
-    return tt::nn::linear_gelu(x, w, opt(b));
+    return tt::linear_gelu(x, w, opt(b));
   }, py::arg("x"), py::arg("weight"), py::arg("bias") = py::none());
 
   m.def("_nn_linear_packed", [](const Tensor& x, const std::vector<Tensor>& ws,
                                 const std::vector<std::optional<Tensor>>& bs) {
     std::vector<Tensor> b;
     for (auto& t : bs) b.push_back(opt(t));
-    return tt::nn::linear_packed(x, ws, b);
+    return tt::linear_packed(x, ws, b);
   });
 
-  m.def("_nn_sdpa", [](const Tensor& q, const Tensor& k, const Tensor& v, const std::optional<Tensor>& mask,
-                       const std::string& kind) {
-    auto r = tt::nn::scaled_dot_product_attention(q, k, v, mask_from_py(kind, mask));
+  // (mask tensor or None, kind): how the engine reads a mask; seq_len < 0 skips the causal test.
+  m.def("_attention_mask_kind", [](const py::handle& mask, int64_t seq_len) {
+    AttentionMask am = mask_from_py(mask, seq_len);
+    return py::make_tuple(am.mask.defined() ? py::cast(am.mask) : py::none(), tt::ops::mask_kind_name(am.kind));
+  }, py::arg("mask"), py::arg("seq_len") = -1);
+
+  m.def("_nn_sdpa", [](const Tensor& q, const Tensor& k, const Tensor& v, const py::handle& mask) {
+    auto r = tt::nn::scaled_dot_product_attention(q, k, v, mask_from_py(mask, -1));
     return py::make_tuple(r.first, r.second);
-  }, py::arg("q"), py::arg("k"), py::arg("v"), py::arg("mask") = py::none(), py::arg("kind") = "none");
+  }, py::arg("q"), py::arg("k"), py::arg("v"), py::arg("mask") = py::none());
 
-  m.def("_nn_attention_core", [](const Tensor& qkv, int64_t num_heads, const std::optional<Tensor>& mask,
-                                 const std::string& kind, bool fused) {
-    return tt::nn::attention_core(qkv, num_heads, mask_from_py(kind, mask), fused);
-  }, py::arg("qkv"), py::arg("num_heads"), py::arg("mask") = py::none(), py::arg("kind") = "none",
-     py::arg("fused") = true);
+  m.def("_nn_attention_core", [](const Tensor& qkv, int64_t num_heads, const py::handle& mask) {
+    return tt::attention(qkv, num_heads, mask_from_py(mask, seq_len_of(qkv)));
+  }, py::arg("qkv"), py::arg("num_heads"), py::arg("mask") = py::none());
 
-  m.def("_nn_mha", [](const Tensor& x, const py::sequence& params, int64_t num_heads,
-                      const std::optional<Tensor>& mask, const std::string& kind) {
+  m.def("_nn_mha", [](const Tensor& x, const py::sequence& params, int64_t num_heads, const py::handle& mask) {
     if (params.size() != 8) throw tt::ValueError("MultiHeadAttention: expected 8 parameters");
     tt::nn::AttentionParams p = attention_from_py(params, 0, "MultiHeadAttention");
-    AttentionMask am = mask_from_py(kind, mask);
+    AttentionMask am = mask_from_py(mask, seq_len_of(x));
     return without_gil([&] { return tt::nn::multi_head_attention(x, p, num_heads, am); });
   });
 
@@ -96,10 +106,10 @@ void bind_nn(py::module_& m) {
     return without_gil([&] { return tt::nn::mlp(x, p, dropout_p, training); });
   });
 
-  m.def("_nn_block", [](const Tensor& x, const py::sequence& params, int64_t num_heads,
-                        const std::optional<Tensor>& mask, const std::string& kind, double dropout_p, bool training) {
+  m.def("_nn_block", [](const Tensor& x, const py::sequence& params, int64_t num_heads, const py::handle& mask,
+                        double dropout_p, bool training) {
     tt::nn::BlockParams p = block_from_py(params);
-    AttentionMask am = mask_from_py(kind, mask);
+    AttentionMask am = mask_from_py(mask, seq_len_of(x));
     return without_gil([&] { return tt::nn::transformer_block(x, p, num_heads, am, dropout_p, training); });
   });
 

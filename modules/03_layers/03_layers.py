@@ -308,11 +308,13 @@ print(f"activations saved for backward: the input, {n * i * 4 / 2**20:.2f} MiB")
 # %% [markdown]
 # Your `Linear` runs the same GEMM as the engine's, plus a separate add for
 # the bias and its own backward node for each op; the engine fuses the bias
-# into one node (`csrc/nn/linear.cpp`).
+# into one node (`LinearBackward`).
 #
 # ## Read the engine
-# * `csrc/nn/linear.cpp`: `Linear`'s forward as one GEMM over all leading
-#   axes, with the bias added in the same pass, and its fused backward.
+# * `csrc/autograd/fused_ops.cpp`: `linear`, `Linear`'s forward as one GEMM
+#   over all leading axes with the bias added in the same pass
+#   (`csrc/ops/linear_kernels.cpp`), recording one node.
+# * `csrc/autograd/fused_backward.cpp`: `LinearBackward`, its fused backward.
 # * `csrc/ops/matmul.cpp`: the batched matrix product underneath.
 # * `python/tinytorch/core/layers.py` and `python/tinytorch/core/module.py`:
 #   the engine's `Linear`, `Dropout`, `Sequential` and the `Module` base

@@ -321,11 +321,17 @@ for T_s in (32, 128, 256):
 
 # %% [markdown]
 # ## Read the engine
-# * `csrc/nn/attention.cpp`: `masked_scores` (the two mask conventions,
-#   `align_mask` for the 3-D mask next to 4-D scores, `causal_blocked`), the
-#   composed `scaled_dot_product_attention`, and the fused multi-head kernel
-#   that reads every head in place from the packed Q/K/V projection and
-#   softmaxes only the first `i + 1` entries of a causal row.
+# * `csrc/nn/attention.cpp`: the composed `scaled_dot_product_attention` and
+#   multi-head attention (packed Q/K/V Linear -> fused attention -> output Linear).
+# * `csrc/autograd/fused_ops.cpp`: `masked_scores` (the two mask conventions)
+#   and `attention_weights`, the softmax of the masked scores; `attention`, the
+#   fused op, and `csrc/autograd/fused_backward.cpp`, its `AttentionBackward`.
+# * `csrc/ops/attention_mask.cpp`: `classify_mask`, which decides a mask's
+#   convention by its content (`mask_kind` asks it), `align_mask` for the 3-D
+#   mask next to 4-D scores, `causal_blocked`.
+# * `csrc/ops/attention.cpp`: the fused multi-head kernel that reads every head
+#   in place from the packed Q/K/V projection and softmaxes only the first
+#   `i + 1` entries of a causal row.
 # * `csrc/ops/softmax.cpp`: the row max that makes the softmax stable, and why
 #   a row of `-inf` would give NaN.
 # * `csrc/ops/matmul.cpp`: the batched matmul under `Q @ K^T`.

@@ -399,11 +399,16 @@ with tt.no_grad():
 #   whole-GPT forward: LayerNorm -> packed QKV GEMM -> causal attention ->
 #   output projection -> residual -> LayerNorm -> Linear+GELU -> Linear ->
 #   residual.
-# * `csrc/nn/layer_norm.cpp`: LayerNorm's forward and its one-pass backward.
-# * `csrc/nn/attention.cpp`: scaled dot-product attention with the mask
-#   conventions and the fused causal path.
-# * `csrc/nn/linear.cpp`: `x @ weight + bias` as one GEMM.
-# * `csrc/nn/nn_backward.h`: the backward nodes of these fused layers.
+# * `csrc/ops/nn_kernels.cpp`: LayerNorm's forward and its one-pass backward
+#   kernels; `csrc/ops/linear_kernels.cpp` and `csrc/ops/attention.cpp`: the
+#   fused Linear(+GELU) and attention kernels.
+# * `csrc/autograd/fused_ops.cpp`: `layer_norm`, `linear`, `linear_gelu`,
+#   `attention`: each runs its kernel and records one node.
+# * `csrc/autograd/fused_backward.h` / `.cpp`: those nodes (`LayerNormBackward`,
+#   `LinearBackward`, `LinearGeluBackward`, `AttentionBackward`), each with the
+#   kernel path and the differentiable-op path used for double backward.
+# * `csrc/nn/attention.cpp`: scaled dot-product attention and multi-head
+#   attention, composed from those ops.
 # * `python/tinytorch/core/transformer.py`: the Python modules that own the
 #   parameters and fall back to the composed path when you swap in a part.
 

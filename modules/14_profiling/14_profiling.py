@@ -391,8 +391,9 @@ print("trace written to", trace_path, f"({os.path.getsize(trace_path)} bytes)")
 #   timed there and recorded under the node's name.
 # * `csrc/autograd/node.cpp`: `set_history`, where every differentiable
 #   forward op records its node, is where forward ops are counted.
-# * `csrc/ops/elementwise.cpp`, `reduce.cpp`, `index.cpp`, ... and
-#   `csrc/nn/*.cpp`: one `prof::KernelTimer` at each forward kernel's entry
+# * `csrc/ops/elementwise.cpp`, `reduce.cpp`, `index.cpp`, ...,
+#   `csrc/autograd/fused_ops.cpp` and `csrc/nn/*.cpp`: one
+#   `prof::KernelTimer` at each forward kernel's entry
 #   (`binary`, `unary`, `reduce`, `linear`, `attention`, ...) times it.
 # * `csrc/ops/matmul.cpp`: the matmul kernel, timed with its `2 * M * N * K`
 #   FLOPs per product (the number your `matmul_flops` computes).

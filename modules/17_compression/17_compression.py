@@ -368,8 +368,8 @@ print(f"half the columns (512x256)  : {t_half * 1e6:7.0f} us  ({t_half / t_dense
 #   change them: `python/tinytorch/core/optimizers.py` runs post-step hooks
 #   after the C++ step, and `python/tinytorch/perf/compression.py` uses one to
 #   re-apply masks and clear the optimizer state at pruned positions.
-# * `csrc/nn/linear.cpp`: the fused Linear forward/backward a `LowRankLinear`
-#   calls twice.
+# * `csrc/autograd/fused_ops.cpp` (`linear`) and `csrc/autograd/fused_backward.cpp`
+#   (`LinearBackward`): the fused Linear forward/backward a `LowRankLinear` calls twice.
 
 # %%
 print("module 17 checks passed")

@@ -520,6 +520,39 @@ def _(draw):
     return (lambda a, g, b: tt.layer_norm(a, g, b, eps)), (x, gamma, beta)
 
 
+@case("LinearBackward")
+def _(draw):
+    lead = draw(st.sampled_from([(3,), (2, 3)]))
+    n_in, n_out = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    x = leaf(values(draw(SEEDS), lead + (n_in,)), layout(draw))
+    w = leaf(values(draw(SEEDS), (n_in, n_out)), layout(draw))
+    if draw(st.booleans()):  # two packed weights (the Q/K/V projections as one GEMM), one without bias
+        w2 = leaf(values(draw(SEEDS), (n_in, 2)), layout(draw))
+        b = leaf(values(draw(SEEDS), (n_out,)))
+        return (lambda a, p, q, c: tt._C._nn_linear_packed(a, [p, q], [c, None])), (x, w, w2, b)
+    b = leaf(values(draw(SEEDS), (n_out,)))
+    return (lambda a, p, c: tt._C._nn_linear(a, p, c)), (x, w, b)
+
+
+@case("LinearGeluBackward")
+def _(draw):
+    n_in, n_out = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    x = leaf(values(draw(SEEDS), (draw(st.integers(1, 3)), n_in)), layout(draw))
+    w = leaf(values(draw(SEEDS), (n_in, n_out)), layout(draw))
+    b = leaf(values(draw(SEEDS), (n_out,)))
+    return (lambda a, p, c: tt._C._nn_linear_gelu(a, p, c)), (x, w, b)
+
+
+@case("AttentionBackward")
+def _(draw):
+    B, T, H, hd = draw(st.integers(1, 2)), draw(st.integers(1, 4)), draw(st.integers(1, 2)), draw(st.integers(1, 3))
+    qkv = leaf(values(draw(SEEDS), (B, T, 3 * H * hd)), layout(draw))
+    mask = draw(st.sampled_from([None, "causal", "additive"]))
+    m = {None: None, "causal": np.triu(np.full((T, T), -np.inf), 1),
+         "additive": values(draw(SEEDS), (B, T, T), -3.0, 1.0)}[mask]
+    return (lambda a: tt._C._nn_attention_core(a, H, m)), (qkv,)
+
+
 @case("DropoutBackward")
 def _(draw):
     x = unary_leaf(draw)

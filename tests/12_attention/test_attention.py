@@ -1,7 +1,7 @@
 """Module 12: scaled dot-product attention and multi-head attention, both mask conventions.
 
 The fused C++ attention (one node, BLAS per head) is checked against the
-composition of differentiable ops, against a numpy reference, and against
+composed scaled_dot_product_attention (differentiable ops), against a numpy reference, and against
 finite differences for every mask kind; double backward too.
 """
 import numpy as np
@@ -120,12 +120,29 @@ def test_mask_kind_decides_by_content():
 
 MASKS = {
     "none": lambda B, H, T, r: (None, "none"),
-    "causal": lambda B, H, T, r: (None, "causal"),
+    "causal": lambda B, H, T, r: (causal_mask(T), "causal"),
     "keep (T, T)": lambda B, H, T, r: (r.random((T, T)) > 0.3, "keep"),
     "keep (B, T, T) float": lambda B, H, T, r: ((r.random((B, T, T)) > 0.5).astype(np.float64), "keep"),
     "additive (B, H, T, T)": lambda B, H, T, r: (r.standard_normal((B, H, T, T)), "additive"),
     "additive (1, T, T) -inf": lambda B, H, T, r: (np.triu(np.full((1, T, T), -np.inf), 1), "additive"),
 }
+
+
+def composed_attention(qkv, H, mask):
+    """The packed attention core from the composed scaled_dot_product_attention (differentiable ops)."""
+    B, T, D = qkv.shape[0], qkv.shape[1], qkv.shape[2] // 3
+
+    def heads(i):
+        return qkv[:, :, i * D:(i + 1) * D].reshape(B, T, H, D // H).permute(0, 2, 1, 3)
+
+    out, _ = scaled_dot_product_attention(heads(0), heads(1), heads(2), mask)
+    return out.permute(0, 2, 1, 3).reshape(B, T, D)
+
+
+def as_mask(mask):
+    if mask is None or isinstance(mask, Tensor):
+        return mask
+    return Tensor(mask, dtype=mask.dtype if mask.dtype == bool else np.float64)
 
 
 @settings(max_examples=40, deadline=None)
@@ -135,11 +152,11 @@ def test_fused_attention_matches_composed_ops(B, T, H, hd, mask_name, seed):
     r = np.random.default_rng(seed)
     D = H * hd
     mask, kind = MASKS[mask_name](B, H, T, r)
-    m = None if mask is None else Tensor(mask, dtype=mask.dtype if mask.dtype == bool else np.float64)
+    m = as_mask(mask)
     x = r.standard_normal((B, T, 3 * D))
     a, b = f64(x), f64(x)
-    fused = tt._C._nn_attention_core(a, H, m, kind, True)
-    composed = tt._C._nn_attention_core(b, H, m, kind, False)
+    fused = tt._C._nn_attention_core(a, H, m)
+    composed = composed_attention(b, H, m)
     assert type(fused.grad_fn).__name__ == "AttentionBackward"
     np.testing.assert_allclose(np.asarray(fused), np.asarray(composed), rtol=1e-10, atol=1e-12)
     g = r.standard_normal(fused.shape)
@@ -153,19 +170,33 @@ def test_fused_attention_gradcheck_and_double_backward(mask_name):
     r = np.random.default_rng(4)
     B, H, T, hd = 2, 2, 4, 2
     mask, kind = MASKS[mask_name](B, H, T, r)
-    m = None if mask is None else Tensor(mask, dtype=mask.dtype if mask.dtype == bool else np.float64)
+    m = as_mask(mask)
+    assert mask_kind(m, T)[1] == kind
     x = f64(r.standard_normal((B, T, 3 * H * hd)))
-    fn = lambda t: tt._C._nn_attention_core(t, H, m, kind, True)  # noqa: E731
+    fn = lambda t: tt._C._nn_attention_core(t, H, m)  # noqa: E731
     assert gradcheck(fn, (x,))
     if kind != "keep" or mask_name == "keep (T, T)":
         assert gradgradcheck(fn, (x,))
 
 
+def test_a_mask_that_requires_grad_gets_its_gradient():
+    """The fused node gives a mask no gradient, so such a mask takes the composed ops."""
+    r = np.random.default_rng(7)
+    H = 2
+    x = f64(r.standard_normal((2, 3, 3 * H * 2)))
+    m = f64(r.standard_normal((2, 3, 3)) - 1.0)  # additive (negative entries), shared by the heads
+    fn = lambda a, mask: tt._C._nn_attention_core(a, H, mask)  # noqa: E731
+    assert type(fn(x, m).grad_fn).__name__ != "AttentionBackward"
+    assert gradcheck(fn, (x, m))
+    np.testing.assert_allclose(np.asarray(fn(x, m)), np.asarray(tt._C._nn_attention_core(x, H, m.detach())),
+                               rtol=1e-12)
+
+
 def test_fused_attention_float32_matches_float64():
     r = np.random.default_rng(5)
     x = r.standard_normal((3, 21, 3 * 16))  # T=21: rows of every length mod the SIMD width
-    y32 = tt._C._nn_attention_core(Tensor(x.astype(np.float32)), 4, None, "causal", True)
-    y64 = tt._C._nn_attention_core(f64(x, False), 4, None, "causal", True)
+    y32 = tt._C._nn_attention_core(Tensor(x.astype(np.float32)), 4, causal_mask(21))
+    y64 = tt._C._nn_attention_core(f64(x, False), 4, causal_mask(21))
     np.testing.assert_allclose(np.asarray(y32), np.asarray(y64), rtol=1e-4, atol=1e-5)
 
 
@@ -176,9 +207,8 @@ def test_fused_attention_non_contiguous_input():
     big[::2] = x
     stepped = Tensor(big, dtype=np.float64)[::2]
     stepped.requires_grad = True
-    out = tt._C._nn_attention_core(stepped, 2, None, "causal", True)
-    np.testing.assert_allclose(np.asarray(out), np.asarray(tt._C._nn_attention_core(f64(x), 2, None, "causal", False)),
-                               rtol=1e-12)
+    out = tt._C._nn_attention_core(stepped, 2, causal_mask(5))
+    np.testing.assert_allclose(np.asarray(out), np.asarray(composed_attention(f64(x), 2, causal_mask(5))), rtol=1e-12)
     out.sum().backward()
     assert stepped.grad.shape == (2, 5, 12)
 

@@ -15,12 +15,14 @@ So an all-zero float mask blocks everything (keep/block convention). Masks
 broadcast against the scores (batch, [heads,] seq_q, seq_k); in multi-head
 attention a 3-D mask (batch, seq, seq) is shared by all heads.
 
-`MultiHeadAttention` runs as one C++ call (csrc/nn): the Q, K, V
-projections as one GEMM, a fused attention kernel with its own backward,
-and the output projection. A (seq, seq) mask that is exactly causal, in
-either convention, takes the fused causal path.
+`MultiHeadAttention` runs as one C++ call (csrc/nn/attention.cpp): the Q,
+K, V projections as one GEMM, the fused attention kernel
+(csrc/ops/attention.cpp) with its own backward node
+(csrc/autograd/fused_backward.cpp), and the output projection. Masks are
+passed to C++ as given and classified there (`mask_kind` reports how); a
+(seq, seq) mask that is exactly causal, in either convention, takes the
+fused causal path.
 """
-import functools
 
 import numpy as np
 
@@ -44,40 +46,16 @@ def causal_mask(seq_len, additive=True):
     return Tensor(np.tril(np.ones((seq_len, seq_len), dtype=np.float32)))
 
 
-@functools.lru_cache(maxsize=16)
-def _lower_triangle(n):
-    m = np.tri(n, dtype=bool)
-    m.setflags(write=False)
-    return m
-
-
 def mask_kind(mask, seq_len=None):
     """(mask tensor or None, kind) with kind 'none', 'keep', 'additive' or 'causal'.
 
-    'causal' is returned (with no tensor) for a (seq_len, seq_len) mask that
-    blocks exactly the future positions, in either convention.
+    How the engine reads a mask: the classification is done in C++
+    (`classify_mask` in csrc/ops/attention_mask.cpp), the same code every
+    attention entry point runs. 'causal' is returned (with no tensor) for a
+    (seq_len, seq_len) mask that blocks exactly the future positions, in
+    either convention.
     """
-    if mask is None:
-        return None, "none"
-    if not isinstance(mask, Tensor):
-        arr = np.asarray(mask)
-        mask = Tensor(arr, dtype=arr.dtype if arr.dtype in (np.bool_, np.float64) else None)
-    arr = np.asarray(mask)
-    if arr.dtype == np.bool_:
-        kind = "keep"
-    elif arr.dtype.kind in "iuf":
-        kind = "additive" if arr.size and (arr < 0).any() else "keep"
-    else:
-        raise TypeError(f"attention mask: expected a bool or numeric mask, got dtype {arr.dtype}")
-    if seq_len is not None and arr.shape == (seq_len, seq_len) and not mask.requires_grad:
-        lower = _lower_triangle(seq_len)
-        if kind == "keep":
-            causal = np.array_equal(arr != 0, lower)
-        else:
-            causal = not arr[lower].any() and bool((arr[~lower] <= MASK_VALUE).all())
-        if causal:
-            return None, "causal"
-    return mask, kind
+    return _C._attention_mask_kind(mask, -1 if seq_len is None else seq_len)
 
 
 @names_the_function("scaled_dot_product_attention")
@@ -89,8 +67,7 @@ def scaled_dot_product_attention(Q, K, V, mask=None):
     row of the weights summing to 1. See the module docstring for masks.
     """
     Q, K, V = (_as_tensor(t, "scaled_dot_product_attention") for t in (Q, K, V))
-    m, kind = mask_kind(mask)
-    return _C._nn_sdpa(Q, K, V, m, kind)
+    return _C._nn_sdpa(Q, K, V, mask)
 
 
 class MultiHeadAttention(Module):
@@ -130,12 +107,11 @@ class MultiHeadAttention(Module):
         if x.ndim != 3 or x.shape[2] != self.embed_dim:
             raise ValueError(f"MultiHeadAttention: expected input of shape (batch, seq_len, {self.embed_dim}), "
                              f"got {x.shape}")
-        m, kind = mask_kind(mask, x.shape[1])
         if self._fusable():
-            return _C._nn_mha(x, self._params(), self.num_heads, m, kind)
-        return self._forward_composed(x, m, kind)
+            return _C._nn_mha(x, self._params(), self.num_heads, mask)
+        return self._forward_composed(x, mask)
 
-    def _forward_composed(self, x, m, kind):
+    def _forward_composed(self, x, mask):
         """The same computation from the (possibly user-replaced) projection modules."""
         B, T, D = x.shape
         H, hd = self.num_heads, self.head_dim
@@ -143,14 +119,15 @@ class MultiHeadAttention(Module):
         def heads(t):
             return t.reshape(B, T, H, hd).permute(0, 2, 1, 3)
 
-        if m is not None and m.ndim == 3:
-            m = m.unsqueeze(1)  # (batch, seq, seq): shared by the heads
         student_sdpa = _overrides.get("scaled_dot_product_attention", None)
         if student_sdpa is not None:  # tinytorch.course.use_student(12): the student's attention
-            mask = causal_mask(T) if kind == "causal" else m
-            out, _ = student_sdpa(heads(self.q_proj(x)), heads(self.k_proj(x)), heads(self.v_proj(x)), mask)
-        else:
-            out, _ = _C._nn_sdpa(heads(self.q_proj(x)), heads(self.k_proj(x)), heads(self.v_proj(x)), m, kind)
+            m, kind = mask_kind(mask, T)
+            if m is not None and m.ndim == 3:
+                m = m.unsqueeze(1)  # (batch, seq, seq): shared by the heads
+            out, _ = student_sdpa(heads(self.q_proj(x)), heads(self.k_proj(x)), heads(self.v_proj(x)),
+                                  causal_mask(T) if kind == "causal" else m)
+        else:  # a 3-D mask is shared by the heads there too
+            out, _ = _C._nn_sdpa(heads(self.q_proj(x)), heads(self.k_proj(x)), heads(self.v_proj(x)), mask)
         return self.out_proj(out.permute(0, 2, 1, 3).reshape(B, T, D))
 
     def extra_repr(self):

@@ -2,8 +2,9 @@
 
 `Linear.weight` has shape (in_features, out_features), TinyTorch's layout,
 so the layer computes y = x @ W + b. The product runs in C++ as one GEMM
-over all leading dims of x, with one fused backward node
-(csrc/nn/linear.cpp).
+over all leading dims of x, with one fused backward node: the op is
+csrc/autograd/fused_ops.cpp (`linear`), its kernels csrc/ops/linear_kernels.cpp,
+its node LinearBackward csrc/autograd/fused_backward.cpp.
 """
 import math
 import numbers

@@ -15,7 +15,7 @@ from .. import _C
 from .autograd import no_grad
 from . import overrides as _overrides
 from .activations import GELU
-from .attention import MultiHeadAttention, causal_mask, mask_kind
+from .attention import MultiHeadAttention, causal_mask
 from .embeddings import Embedding, _token_ids
 from .losses import integer_ids
 from .layers import Dropout, Linear
@@ -33,9 +33,9 @@ class LayerNorm(Module):
 
     normalized_shape: int (the last dim, usually embed_dim) or a tuple of the
     trailing dims. gamma starts at ones, beta at zeros. Forward and backward
-    are fused C++ kernels with a one-pass backward (csrc/nn/layer_norm.cpp).
-    tinytorch.layer_norm computes the same values through a separate kernel
-    and node (csrc/ops/nn_kernels.cpp, csrc/autograd/backward.h).
+    are fused C++ kernels (csrc/ops/nn_kernels.cpp; the op is
+    tinytorch.layer_norm, its node LayerNormBackward in
+    csrc/autograd/fused_backward.cpp).
     """
 
     @names_the_layer
@@ -62,10 +62,10 @@ class LayerNorm(Module):
             raise ValueError(f"LayerNorm: input of shape {x.shape} does not end with normalized_shape "
                              f"{self.normalized_shape}")
         if k == 1:
-            return _C._nn_layer_norm(x, self.gamma, self.beta, self.eps)
+            return _C.layer_norm(x, self.gamma, self.beta, self.eps)
         size = int(np.prod(self.normalized_shape))  # not -1: with a 0-size batch dim it is ambiguous
         flat = x.reshape(*x.shape[:-k], size)
-        out = _C._nn_layer_norm(flat, self.gamma.reshape(size), self.beta.reshape(size), self.eps)
+        out = _C.layer_norm(flat, self.gamma.reshape(size), self.beta.reshape(size), self.eps)
         return out.reshape(*x.shape)
 
     def extra_repr(self):
@@ -150,8 +150,7 @@ class TransformerBlock(Module):
         if self._fusable():
             if x.ndim != 3:
                 raise ValueError(f"TransformerBlock: expected input of shape (batch, seq_len, embed_dim), got {x.shape}")
-            m, kind = mask_kind(mask, x.shape[1])
-            return _C._nn_block(x, self._params(), self.attention.num_heads, m, kind, self.dropout.p,
+            return _C._nn_block(x, self._params(), self.attention.num_heads, mask, self.dropout.p,
                                 self.dropout.training)
         x = x + self.dropout(self.attention(self.ln1(x), mask))
         return x + self.mlp(self.ln2(x))

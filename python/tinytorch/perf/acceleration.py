@@ -10,8 +10,9 @@ Three ideas explain almost every speed difference in this engine:
   elementwise add (1 FLOP per 12 bytes) sits far below it whatever the code.
 * **Fusion.** Composing LayerNorm or a transformer block from small ops
   writes every intermediate to memory and reads it back, and crosses from
-  Python to C++ once per op. The fused kernels (`csrc/nn/`) do the same math
-  in a few passes and a few calls.
+  Python to C++ once per op. The fused kernels (`csrc/ops/`, their ops and
+  nodes in `csrc/autograd/fused_*`) do the same math in a few passes and a
+  few calls.
 * **Threads.** tinytorch splits each product across its own threads
   (`tt.set_num_threads`, `csrc/ops/parallel.cpp`); memory-bound ops gain
   less than compute-bound ones because the cores share one memory bus.
@@ -294,7 +295,7 @@ def fused_vs_unfused(rows=2048, dim=256, batch=4, seq=64, embed=128, heads=4, ro
         return go
 
     pairs = [
-        ("layer_norm", lambda: _C._nn_layer_norm(x, g, b, 1e-5), lambda: composed_layer_norm(x, g, b)),
+        ("layer_norm", lambda: _C.layer_norm(x, g, b, 1e-5), lambda: composed_layer_norm(x, g, b)),
         ("linear + gelu", lambda: _C._nn_linear_gelu(x, w, b), lambda: (x @ w + b).gelu()),
         ("transformer block", lambda: block(xb, mask), lambda: composed_block(block, xb, causal=True)),
     ]

@@ -1,0 +1,214 @@
+// The fused differentiable ops (see fused_ops.h): argument checks, the
+// kernel of csrc/ops, and the node of fused_backward.h when an input
+// requires grad. Mixed dtypes (a float64 input with float32 weights) take
+// the generic ops, which promote.
+#include "autograd/fused_ops.h"
+
+#include <cmath>
+#include <limits>
+
+#include "autograd/api.h"
+#include "autograd/fused_backward.h"
+#include "autograd/grad_mode.h"
+#include "core/profiler.h"
+#include "ops/gelu.h"
+#include "ops/nn_kernels.h"
+
+namespace tt {
+
+namespace {
+
+bool requires_grad(const Tensor& t) { return t.defined() && t.requires_grad(); }
+
+void check_linear_args(const Tensor& x, const Tensor& w, const Tensor& b) {
+  if (w.dim() != 2)
+    fail<ValueError>("Linear: weight must be 2-D (in_features, out_features), got shape ", shape_str(w.shape()));
+  if (x.dim() < 1 || x.shape().back() != w.shape()[0])
+    fail<ValueError>("Linear: input of shape ", shape_str(x.shape()), " does not match weight of shape ",
+                     shape_str(w.shape()), ": the input's last dimension must be in_features = ", w.shape()[0]);
+  if (b.defined() && b.shape() != Shape{w.shape()[1]})
+    fail<ValueError>("Linear: bias must have shape (", w.shape()[1], ",) to match weight of shape ",
+                     shape_str(w.shape()), ", got ", shape_str(b.shape()));
+}
+
+// The generic ops promote mixed dtypes (e.g. a float64 input with float32 weights).
+Tensor linear_generic(const Tensor& x, const std::vector<Tensor>& ws, const std::vector<Tensor>& bs, bool gelu) {
+  Tensor w = ws.size() == 1 ? ws[0] : cat(ws, 1);
+  Tensor y = matmul(x, w);
+  bool any_bias = false;
+  for (auto& b : bs) any_bias = any_bias || b.defined();
+  if (any_bias) {
+    std::vector<Tensor> full_bs;
+    for (size_t i = 0; i < ws.size(); ++i)
+      full_bs.push_back(bs[i].defined() ? bs[i] : ops::full({ws[i].shape()[1]}, 0.0, ws[i].dtype()));
+    y = add(y, full_bs.size() == 1 ? full_bs[0] : cat(full_bs, 0));
+  }
+  return gelu ? apply_unary(ops::UnaryOp::GeluTanh, y) : y;
+}
+
+Tensor linear_impl(const Tensor& x, const std::vector<Tensor>& ws, const std::vector<Tensor>& bs, bool gelu) {
+  prof::KernelTimer timer(gelu ? "linear_gelu" : "linear");  // forward kernel time; a flag test when off
+  if (ws.empty() || ws.size() != bs.size())
+    fail<ValueError>("Linear: expected one bias slot per weight, got ", ws.size(), " weights and ", bs.size(),
+                     " biases");
+  bool same_float = is_floating(x.dtype());
+  for (size_t i = 0; i < ws.size(); ++i) {
+    check_linear_args(x, ws[i], bs[i]);
+    same_float = same_float && ws[i].dtype() == x.dtype() && (!bs[i].defined() || bs[i].dtype() == x.dtype());
+  }
+  if (!same_float) return linear_generic(x, ws, bs, gelu);
+
+  const int64_t in = ws[0].shape()[0];
+  std::vector<int64_t> widths;
+  int64_t out = 0;
+  for (auto& w : ws) {
+    widths.push_back(w.shape()[1]);
+    out += w.shape()[1];
+  }
+  Tensor y = ops::matmul(ops::reshape(x, {-1, in}), ws.size() == 1 ? ws[0] : ops::cat(ws, 1));  // new (rows, out)
+  ops::add_bias_columns(y, bs, widths);
+  Tensor pre;
+  if (gelu) {
+    pre = y;
+    y = ops::gelu_tanh_fast(pre);
+  }
+  Shape out_shape = x.shape();
+  out_shape.back() = out;
+  y = ops::reshape(y, out_shape);
+
+  if (!GradMode::is_enabled()) return y;
+  bool any_w = false, any_b = false;
+  for (size_t i = 0; i < ws.size(); ++i) {
+    any_w = any_w || requires_grad(ws[i]);
+    any_b = any_b || requires_grad(bs[i]);
+  }
+  if (!requires_grad(x) && !any_w && !any_b) return y;
+  std::shared_ptr<LinearBackward> n;
+  if (gelu) {
+    auto ng = std::make_shared<LinearGeluBackward>();
+    ng->pre = SavedTensor(pre);
+    n = ng;
+  } else {
+    n = std::make_shared<LinearBackward>();
+  }
+  n->next_edges.reserve(1 + 2 * ws.size());
+  n->next_edges.push_back(gradient_edge(x));
+  for (auto& w : ws) n->next_edges.push_back(gradient_edge(w));
+  for (auto& b : bs) n->next_edges.push_back(gradient_edge(b));
+  // x is only needed for the weight gradients, the weights only for the input gradient
+  // (with gelu all are kept: a double backward recomputes u from them). x itself, not
+  // its (rows, in) view, is saved so that a double backward stays linked to it.
+  if (any_w || gelu) n->x = SavedTensor(x);
+  if (requires_grad(x) || gelu)
+    for (auto& w : ws) n->ws.push_back(SavedTensor(w));
+  if (gelu)
+    for (auto& b : bs) n->bs.push_back(SavedTensor(b));
+  n->widths = std::move(widths);
+  n->x_shape = x.shape();
+  set_history(y, n);
+  return y;
+}
+
+Tensor masked_scores(const Tensor& scores, const AttentionMask& mask, const char* op) {
+  const int64_t tq = scores.shape()[scores.dim() - 2], tk = scores.shape().back();
+  switch (mask.kind) {
+    case MaskKind::None: return scores;
+    case MaskKind::Causal:
+      return masked_fill(scores, ops::causal_blocked(tq, tk), -std::numeric_limits<double>::infinity());
+    case MaskKind::Keep: {
+      Tensor m = ops::align_mask(mask.mask, scores.dim());
+      ops::check_mask_shape(m, scores.shape(), op);
+      Tensor blocked = ops::binary(ops::BinaryOp::Eq, m, ops::scalar_tensor(0, m.dtype()));
+      return masked_fill(scores, blocked, ops::kMaskValue);
+    }
+    case MaskKind::Additive: {
+      // (a differentiable unsqueeze: an additive mask that requires grad gets its gradient)
+      Tensor m = scores.dim() == 4 && mask.mask.dim() == 3 ? unsqueeze(mask.mask, 1) : mask.mask;
+      ops::check_mask_shape(m, scores.shape(), op);
+      return add(scores, astype(m, scores.dtype()));  // a float64 mask must not promote float32 scores
+    }
+  }
+  return scores;
+}
+
+}  // namespace
+
+// ---- Linear ----
+
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) { return linear_impl(x, {w}, {b}, false); }
+
+Tensor linear_gelu(const Tensor& x, const Tensor& w, const Tensor& b) { return linear_impl(x, {w}, {b}, true); }
+
+Tensor linear_packed(const Tensor& x, const std::vector<Tensor>& ws, const std::vector<Tensor>& bs) {
+  return linear_impl(x, ws, bs, false);
+}
+
+Tensor gelu_tanh_derivative(const Tensor& u) {
+  auto s = [&](double v) { return scalar_like(v, u); };
+  const double k = ops::kGeluK, c = ops::kGeluC;
+  Tensor u2 = mul(u, u);
+  Tensor t = tanh(mul(mul(u, add(s(1), mul(u2, s(c)))), s(k)));
+  return add(mul(s(0.5), add(s(1), t)),
+             mul(mul(mul(s(0.5 * k), u), sub(s(1), mul(t, t))), add(s(1), mul(u2, s(3 * c)))));
+}
+
+// ---- LayerNorm ----
+
+Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps) {
+  auto r = ops::layer_norm(x, gamma, beta, eps);
+  if (GradMode::is_enabled() && (requires_grad(x) || requires_grad(gamma) || requires_grad(beta))) {
+    auto n = std::make_shared<LayerNormBackward>();
+    n->next_edges = {gradient_edge(x), gradient_edge(gamma), gradient_edge(beta)};
+    n->x = SavedTensor(x);
+    n->gamma = SavedTensor(gamma);
+    n->mean = SavedTensor(r.mean);
+    n->rstd = SavedTensor(r.rstd);
+    n->eps = eps;
+    set_history(r.out, n);
+  }
+  return r.out;
+}
+
+// ---- attention ----
+
+std::vector<Tensor> split_heads(const Tensor& qkv, int64_t num_heads) {
+  const int64_t B = qkv.shape()[0], T = qkv.shape()[1], D = qkv.shape()[2] / 3;
+  std::vector<Tensor> r;
+  for (int64_t i = 0; i < 3; ++i)
+    r.push_back(permute(reshape(narrow(qkv, 2, i * D, D), {B, T, num_heads, D / num_heads}), {0, 2, 1, 3}));
+  return r;
+}
+
+Tensor merge_heads(const Tensor& x) {
+  const int64_t B = x.shape()[0], H = x.shape()[1], T = x.shape()[2], hd = x.shape()[3];
+  return reshape(permute(x, {0, 2, 1, 3}), {B, T, H * hd});
+}
+
+Tensor attention_weights(const Tensor& q, const Tensor& k, const AttentionMask& mask, const char* op) {
+  const double scale = 1.0 / std::sqrt(static_cast<double>(q.shape().back()));
+  Tensor scores = mul(matmul(q, transpose(k, -1, -2)), scalar_like(scale, q));
+  return softmax(masked_scores(scores, mask, op), -1);
+}
+
+Tensor attention(const Tensor& qkv, int64_t num_heads, const AttentionMask& mask) {
+  prof::KernelTimer timer("attention");  // forward kernel time when profiling; a flag test when off
+  ops::check_packed(qkv, num_heads);
+  if (requires_grad(mask.mask)) {  // the node gives a mask no gradient: compose, so the mask gets one
+    auto h = split_heads(qkv, num_heads);
+    return merge_heads(matmul(attention_weights(h[0], h[1], mask, "MultiHeadAttention"), h[2]));
+  }
+  auto r = ops::attention_forward(qkv, num_heads, mask);
+  if (GradMode::is_enabled() && qkv.requires_grad()) {
+    auto n = std::make_shared<AttentionBackward>();
+    n->next_edges = {gradient_edge(qkv)};
+    n->qkv = SavedTensor(qkv);  // the original, so a double backward stays linked to it
+    n->probs = SavedTensor(r.probs);
+    n->expanded_mask = r.mask;
+    n->mask = mask;
+    n->num_heads = num_heads;
+    set_history(r.out, n);
+  }
+  return r.out;
+}
+
+}  // namespace tt
