@@ -297,6 +297,7 @@ TensorList call_function(const GraphTask& task, Node* node, AccumulateGrad* sink
   if (sink) {
     if (task.accumulate_into_leaves && any_grad) node->apply(std::move(grads));
   } else if (any_grad) {
+    if (node->released && !node->saved_tensors.empty()) node->check_not_released();  // its saved tensors are gone
     out = node->apply(std::move(grads));
     if (out.size() != node->next_edges.size())
       fail<RuntimeError>(node->name(), " returned ", out.size(), " gradients but its forward op had ",

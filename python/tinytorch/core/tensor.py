@@ -22,7 +22,13 @@ class _Size(int):
         return obj
 
     def __call__(self, dim=None):
-        return self._shape if dim is None else self._shape[dim]
+        if dim is None:
+            return self._shape
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+            raise TypeError(f"size: dim must be an int or None, got {type(dim).__name__} {dim!r}")
+        if not -len(self._shape) <= dim < len(self._shape):
+            raise IndexError(f"size: dim {dim} is out of range for a tensor with {len(self._shape)} dimensions")
+        return self._shape[dim]
 
 
 def _repr(self):
@@ -160,25 +166,10 @@ def _register_hook(self, fn):
     return RemovableHandle(self, _C._register_hook(self, fn))
 
 
-def _requires_grad_(self, requires_grad=True):
-    self.requires_grad = requires_grad
-    return self
-
-
 def _check_no_out(out, op):
     # numpy functions (np.prod(t), np.any(t)) pass out=None; anything else is unsupported
     if out is not None:
         raise TypeError(f"{op}: out= is not supported by tinytorch; use the returned tensor instead")
-
-
-def _prod(self, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None, out=None):
-    """Product over `axis` (all axes when None), differentiable (ProdBackward handles zeros)."""
-    _check_no_out(out, "prod")
-    if dim is not None:
-        axis = dim
-    if keepdim is not None:
-        keepdims = keepdim
-    return _C._prod(self if dtype is None else self.astype(dtype), axis, keepdims)
 
 
 def _tolist(self):
@@ -204,19 +195,26 @@ def _to(self, *args, **kwargs):
     return self
 
 
+def _logical_reduce(t, name, axis, keepdims, out):
+    _check_no_out(out, name)
+    if not isinstance(keepdims, (bool, np.bool_)):
+        raise TypeError(f"{name}: keepdims must be True or False, got {type(keepdims).__name__} {keepdims!r}")
+    try:
+        result = getattr(np.asarray(t), name)(axis=axis, keepdims=keepdims)
+    except (TypeError, ValueError) as e:  # numpy's own message for a bad axis, under the called name
+        raise TypeError(f"{name}: {e}") from None
+    if axis is None and not keepdims:
+        return bool(result)
+    return Tensor(result)
+
+
 def _any(self, axis=None, keepdims=False, *, out=None):
     """A Python bool over all elements; a bool Tensor when an axis is given (numpy's np.any(t, axis))."""
-    _check_no_out(out, "any")
-    if axis is None and not keepdims:
-        return bool(np.asarray(self).any())
-    return Tensor(np.asarray(self).any(axis=axis, keepdims=keepdims))
+    return _logical_reduce(self, "any", axis, keepdims, out)
 
 
 def _all(self, axis=None, keepdims=False, *, out=None):
-    _check_no_out(out, "all")
-    if axis is None and not keepdims:
-        return bool(np.asarray(self).all())
-    return Tensor(np.asarray(self).all(axis=axis, keepdims=keepdims))
+    return _logical_reduce(self, "all", axis, keepdims, out)
 
 
 def _copy(self):
@@ -228,24 +226,16 @@ def _copy(self):
     return self.detach().clone()
 
 
-def _fill(self, value):
-    """numpy's in-place ndarray.fill(value) (returns None); fill_ is the PyTorch spelling."""
-    self.fill_(value)
-
-
 _methods = {
     "__repr__": _repr,
     "copy": _copy,
-    "fill": _fill,
     "__str__": _repr,
     "__len__": _len,
     "__iter__": _iter,
     "backward": _backward,
     "register_hook": _register_hook,
     "__setitem__": _setitem,
-    "requires_grad_": _requires_grad_,
     "tolist": _tolist,
-    "prod": _prod,
     "numel": _numel,
     "dim": _dim,
     "to": _to,
@@ -262,35 +252,3 @@ for _name, _fn in _methods.items():
     setattr(Tensor, _name, _fn)
 
 _C._set_advanced_indexing(_advanced_getitem, _advanced_setitem)
-
-
-# ---- module-level reductions: tinytorch.sum(x, axis=...) as numpy/torch spell them ----
-def _as_tensor(x):
-    return x if isinstance(x, Tensor) else Tensor(x)
-
-
-def _reduction(name):
-    def fn(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return getattr(_as_tensor(x), name)(axis, keepdims, dim=dim, keepdim=keepdim)
-    fn.__name__ = name
-    fn.__doc__ = f"tinytorch.{name}(x, axis=None, keepdims=False): same as x.{name}(...)."
-    return fn
-
-
-sum = _reduction("sum")  # noqa: A001
-mean = _reduction("mean")
-max = _reduction("max")  # noqa: A001
-min = _reduction("min")  # noqa: A001
-prod = _reduction("prod")
-argmax = _reduction("argmax")
-argmin = _reduction("argmin")
-
-
-def var(x, axis=None, ddof=0, keepdims=False, *, dim=None, keepdim=None):
-    """Variance with numpy's default ddof=0 (pass ddof=1 for the unbiased estimate PyTorch uses)."""
-    return _as_tensor(x).var(axis, ddof, keepdims, dim=dim, keepdim=keepdim)
-
-
-def std(x, axis=None, ddof=0, keepdims=False, *, dim=None, keepdim=None):
-    """Standard deviation with numpy's default ddof=0."""
-    return _as_tensor(x).std(axis, ddof, keepdims, dim=dim, keepdim=keepdim)
