@@ -4,8 +4,15 @@
 // pass is itself recorded and can be differentiated again (double backward).
 // Broadcasting is undone in one place: sum_to(grad, input_shape).
 //
+// What a rule keeps for backward is declared as members: shapes and options
+// as plain members, tensors as `SavedTensor a{this};`, which registers with the
+// node so the base class frees them after backward (Node::release_saved). The
+// op that records the node (autograd/differentiable.cpp) fills them in, and
+// autograd/ops.def lists every node.
+//
 // Notation: g = gradient of the output; ga, gb = gradients of the inputs.
 #pragma once
+#include <algorithm>
 #include <cmath>
 
 #include "autograd/api.h"
@@ -295,10 +302,37 @@ struct MaxBackward : Node {  // ga = g at the positions of the max (split evenly
 };
 struct MinBackward : MaxBackward { TT_NODE(MinBackward) };
 
+// prod_{j != i} a_j for every element, over `axes`, written with
+// differentiable ops so it can be differentiated again: each slice (the
+// reduced axes flattened to n) is copied n times with its diagonal set to 1,
+// then multiplied out. O(n^2) memory, so only double backward through a zero uses it.
+inline Tensor product_of_others(const Tensor& x, const std::vector<int64_t>& axes) {
+  std::vector<int64_t> perm, reduced(axes);
+  Shape kept, red;
+  for (int64_t d = 0; d < x.dim(); ++d)
+    if (std::find(axes.begin(), axes.end(), d) == axes.end()) { perm.push_back(d); kept.push_back(x.shape()[d]); }
+  for (int64_t d : axes) { perm.push_back(d); red.push_back(x.shape()[d]); }
+  const int64_t n = numel(red);
+  Shape flat = kept, square = kept;
+  flat.push_back(n);
+  square.push_back(n);
+  square.push_back(n);
+  Tensor rows = expand(unsqueeze(reshape(permute(x, perm), flat), -2), square);  // [..., i, j] = x_j
+  Tensor diagonal = ops::eye(n, n, DType::Float32);  // where() takes any nonzero as true
+  Tensor others = prod(where(diagonal, scalar(1, x), rows), {-1}, false);        // [..., i] = prod_{j != i} x_j
+  Shape permuted = kept;
+  permuted.insert(permuted.end(), red.begin(), red.end());
+  std::vector<int64_t> inverse(perm.size());
+  for (size_t i = 0; i < perm.size(); ++i) inverse[perm[i]] = static_cast<int64_t>(i);
+  return permute(reshape(others, permuted), inverse);
+}
+
 struct ProdBackward : Node {
   // ga_i = g * prod_{j != i} a_j, computed without dividing by zero: with no
   // zero in the slice it is prod / a_i; with exactly one zero only that
   // element gets the product of the others; with two or more, all get 0.
+  // That form is piecewise, so its own derivative at a zero would be wrong:
+  // under create_graph with a zero in the input, product_of_others is used.
   TT_NODE(ProdBackward)
   SavedTensor a{this};
   std::vector<int64_t> axes;
@@ -307,14 +341,17 @@ struct ProdBackward : Node {
     Tensor x = a.unpack(*this);
     Tensor zero = scalar(0, x), one = scalar(1, x);
     Tensor is_zero = compare(ops::BinaryOp::Eq, x, zero);
-    Tensor x_safe = where(is_zero, one, x);
-    Tensor others = unreduce(prod(x_safe, axes, true), x.shape(), axes, true);  // product of the nonzeros
     Tensor zeros = unreduce(ops::reduce(ops::ReduceOp::Sum, ops::astype(is_zero, DType::Int64), axes, true),
                             x.shape(), axes, true);
+    Tensor gx = unreduce(g[0], x.shape(), axes, keepdims);
+    if (GradMode::is_enabled() && ops::reduce(ops::ReduceOp::Max, zeros, {}, false).data<int64_t>()[0] > 0)
+      return {mul(gx, product_of_others(x, axes))};
+    Tensor x_safe = where(is_zero, one, x);
+    Tensor others = unreduce(prod(x_safe, axes, true), x.shape(), axes, true);  // product of the nonzeros
     Tensor no_zero = compare(ops::BinaryOp::Eq, zeros, scalar_tensor_int(0));
     Tensor one_zero = compare(ops::BinaryOp::Eq, zeros, scalar_tensor_int(1));
     Tensor d = where(no_zero, div(others, x_safe), where(logical_and(one_zero, is_zero), others, zero));
-    return {mul(unreduce(g[0], x.shape(), axes, keepdims), d)};
+    return {mul(gx, d)};
   }
   static Tensor scalar_tensor_int(int64_t v) { return ops::scalar_tensor(static_cast<double>(v), DType::Int64); }
 };

@@ -235,6 +235,13 @@ static void bind_engine(py::module_& m) {
     for (auto& t : r) out.push_back(t.defined() ? std::optional<Tensor>(t) : std::nullopt);
     return out;
   });
+  m.def("_backward_into", [](const std::vector<Tensor>& roots, const std::vector<std::optional<Tensor>>& seeds,
+                             bool retain_graph, bool create_graph, const std::vector<Tensor>& inputs) {
+    tt::TensorList s;
+    for (auto& x : seeds) s.push_back(x ? *x : Tensor());
+    py::gil_scoped_release nogil;
+    tt::backward_into(roots, s, retain_graph, create_graph, inputs);
+  });
   m.def("is_grad_enabled", &tt::GradMode::is_enabled);
   m.def("_set_grad_enabled", &tt::GradMode::set_enabled);
   m.def("_is_anomaly_enabled", &tt::AnomalyMode::is_enabled);

@@ -9,9 +9,9 @@
 
 namespace ttpy {
 
-// Python fallbacks for integer-array / mask indexing. Deliberately leaked:
-// a static py::object would be released after the interpreter shuts down.
-static py::object& g_advanced_getitem = *new py::object(py::none());
+// Python's assignment for integer-array / mask keys (core/tensor.py, numpy's
+// own setitem). Deliberately leaked: a static py::object would be released
+// after the interpreter shuts down.
 static py::object& g_advanced_setitem = *new py::object(py::none());
 
 // An integer index; one beyond int64 can only be out of bounds.
@@ -76,13 +76,62 @@ static bool parse_basic_index(const py::handle& key, std::vector<tt::views::Inde
   return true;
 }
 
+// An index array or mask from a Tensor, numpy array or (nested) list: bool
+// stays a mask, integers become int64, anything else is refused as numpy does.
+static tt::ops::AdvancedItem index_array(const py::handle& k) {
+  Tensor a;
+  if (py::isinstance<tt::TensorImpl>(k)) {
+    a = k.cast<Tensor>();
+  } else {
+    py::array arr = py::module_::import("numpy").attr("asarray")(k);
+    if (arr.size() == 0 && arr.dtype().kind() == 'f') arr = py::module_::import("numpy").attr("asarray")(k, "int64");
+    char kind = arr.dtype().kind();
+    if (kind != 'b' && kind != 'i' && kind != 'u')
+      throw tt::IndexError("only integers, slices (`:`), ellipsis (`...`), None and integer or boolean arrays "
+                           "are valid indices, got " + std::string(py::str(py::type::of(k).attr("__name__"))) +
+                           (kind == 'f' ? " of floats" : ""));
+    a = tensor_from_py(arr, py::none());
+  }
+  if (a.dtype() == DType::Bool) return {tt::ops::AdvancedItem::Mask, {}, a};
+  if (a.dtype() != DType::Int64)
+    throw tt::IndexError("arrays used as indices must be of integer (or boolean) type, got " +
+                         std::string(tt::dtype_name(a.dtype())));
+  return {tt::ops::AdvancedItem::Array, {}, a};
+}
+
+static tt::ops::AdvancedItem advanced_item(const py::handle& k) {
+  using AI = tt::ops::AdvancedItem;
+  std::vector<tt::views::IndexItem> one;
+  if (PyBool_Check(k.ptr()) || PyObject_IsInstance(k.ptr(), py::module_::import("numpy").attr("bool_").ptr()) == 1)
+    return {AI::Mask, {}, tt::ops::scalar_tensor(PyObject_IsTrue(k.ptr()) ? 1 : 0, DType::Bool)};
+  if (parse_basic_item(k, one)) {
+    if (one[0].kind == tt::views::IndexItem::NewAxis) return {AI::NewAxis, {}, {}};
+    if (one[0].kind == tt::views::IndexItem::Ellipsis) return {AI::Ellipsis, {}, {}};
+    return {AI::Basic, one[0], {}};
+  }
+  return index_array(k);
+}
+
+// The flat positions t[key] selects, numpy's rules (ops/advanced_index.cpp).
+static Tensor advanced_positions(const Tensor& t, const py::handle& key) {
+  std::vector<tt::ops::AdvancedItem> items;
+  if (PyTuple_Check(key.ptr())) {
+    for (auto k : key) items.push_back(advanced_item(k));
+  } else {
+    items.push_back(advanced_item(key));
+  }
+  return tt::ops::advanced_positions(t.shape(), items);
+}
+
 static void bind_subscript(py::module_& m, TensorClass& cls) {
-  cls.def("__getitem__", [](const Tensor& t, const py::handle& key) -> py::object {
+  // Basic keys give a view; integer arrays and masks gather the selected
+  // positions with take(), so the gradient scatters back (TakeBackward).
+  cls.def("__getitem__", [](const Tensor& t, const py::handle& key) {
     std::vector<tt::views::IndexItem> items;
-    if (parse_basic_index(key, items)) return py::cast(tt::index_view(t, items));
-    if (g_advanced_getitem.is_none()) throw tt::IndexError("unsupported index");
-    return g_advanced_getitem(py::cast(t), key);
+    if (parse_basic_index(key, items)) return tt::index_view(t, items);
+    return tt::take(t, advanced_positions(t, key));
   });
+  m.def("_index_positions", &advanced_positions, "The flat positions t[key] selects (for t[key] = v in a graph).");
   cls.def("__setitem__", [](const Tensor& t, const py::handle& key, const py::handle& value) {
     if (t.requires_grad() && t.is_leaf() && tt::GradMode::is_enabled())
       throw tt::RuntimeError("__setitem__: a leaf tensor that requires grad is being modified in place; "
@@ -97,10 +146,7 @@ static void bind_subscript(py::module_& m, TensorClass& cls) {
     g_advanced_setitem(py::cast(t), key, value);
     t.bump_version();
   });
-  m.def("_set_advanced_indexing", [](py::object get, py::object set) {
-    g_advanced_getitem = get;
-    g_advanced_setitem = set;
-  });
+  m.def("_set_advanced_setitem", [](py::object set) { g_advanced_setitem = set; });
   m.def("_index_basic_scatter", [](const Tensor& g, const std::vector<int64_t>& shape) {
     return tt::index_scatter(g, shape, {});
   });

@@ -140,7 +140,7 @@ void check_inplace(const Tensor& t, const char* op, const Tensor* src) {
 // t += x and friends: the same object and storage, with x broadcast into t's
 // shape and numpy's same-kind rule (a float result cannot go into an int tensor).
 // Inside a graph the write is recorded as PyTorch does: t takes over the
-// history of the out-of-place result (like t[key] = v in index_bind.cpp).
+// history of the out-of-place result (like t[key] = v, core/tensor.py's __setitem__).
 // Only t's history is rebased, so a write into memory another tensor shares
 // (a view, or the base of one) is refused inside a graph: that tensor would
 // keep a history that no longer matches its values.

@@ -2,8 +2,10 @@
 
 `Tensor` is the C++ tensor (`tinytorch._C.Tensor`); this file adds the parts
 that are naturally Python: printing, iteration, conversion to lists, the
-TinyTorch `size` attribute, advanced (integer-array / mask) indexing and the
-autograd entry points. Arithmetic, views and reductions are bound in C++.
+TinyTorch `size` attribute, assignment through integer-array / mask keys
+(t[idx] = v, numpy's own setitem) and the autograd entry points. Reading
+t[idx] (basic and advanced keys), arithmetic, views and reductions are bound
+in C++ (csrc/python/*_bind.cpp).
 """
 import numpy as np
 
@@ -58,18 +60,6 @@ def _iter(self):
         yield self[i]
 
 
-def _advanced_getitem(t, key):
-    """Integer-array and boolean-mask indexing, differentiable through `take`.
-
-    numpy computes which flat positions the key selects (on an index grid),
-    and `take` gathers them, so gradients scatter back correctly (repeated
-    indices accumulate).
-    """
-    key = _to_numpy_key(key)
-    positions = np.arange(t._numel, dtype=np.int64).reshape(t.shape)[key]
-    return _C.take(t, Tensor(np.ascontiguousarray(positions), dtype=np.int64))
-
-
 def _advanced_setitem(t, key, value):
     np.asarray(t)[_to_numpy_key(key)] = np.asarray(value)
 
@@ -91,7 +81,7 @@ def _setitem(self, key, value):
 
 
 def _recorded_setitem(t, key, value):
-    positions = np.arange(t._numel, dtype=np.int64).reshape(t.shape)[_to_numpy_key(key)]
+    positions = np.asarray(_C._index_positions(t, key))  # the flat positions t[key] selects (numpy's rules, in C++)
     target_shape = positions.shape
     flat = np.ascontiguousarray(positions).reshape(-1)
     if np.unique(flat).size != flat.size:
@@ -251,4 +241,4 @@ _methods = {
 for _name, _fn in _methods.items():
     setattr(Tensor, _name, _fn)
 
-_C._set_advanced_indexing(_advanced_getitem, _advanced_setitem)
+_C._set_advanced_setitem(_advanced_setitem)
