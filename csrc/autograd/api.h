@@ -3,6 +3,7 @@
 // its backward node (csrc/autograd/backward.h; the fused ops' nodes:
 // fused_backward.h). Backward rules call these
 // same functions, so under create_graph=True the backward is itself recorded.
+// Defined in autograd/differentiable.cpp; the list of ops is autograd/ops.def.
 #pragma once
 #include <optional>
 #include <vector>
@@ -26,13 +27,12 @@ Tensor compare(ops::BinaryOp op, const Tensor& a, const Tensor& b);  // never di
 // derivative (StepBackward), when grad mode is on and `of` requires grad; as in
 // PyTorch, a second derivative through relu/abs/sign is then zeros, not an error.
 Tensor zero_grad_of(const Tensor& value, const Tensor& of);
-Tensor apply_unary(ops::UnaryOp op, const Tensor& a);                       // neg, abs, exp, ... gelu
-inline Tensor neg(const Tensor& a) { return apply_unary(ops::UnaryOp::Neg, a); }
-inline Tensor exp(const Tensor& a) { return apply_unary(ops::UnaryOp::Exp, a); }
-inline Tensor log(const Tensor& a) { return apply_unary(ops::UnaryOp::Log, a); }
-inline Tensor sqrt(const Tensor& a) { return apply_unary(ops::UnaryOp::Sqrt, a); }
-inline Tensor tanh(const Tensor& a) { return apply_unary(ops::UnaryOp::Tanh, a); }
-inline Tensor erf(const Tensor& a) { return apply_unary(ops::UnaryOp::Erf, a); }
+Tensor apply_unary(ops::UnaryOp op, const Tensor& a);  // every unary op: its node comes from autograd/ops.def
+// tt::neg(a), tt::exp(a), ... one per named unary op of autograd/ops.def
+#define TT_UNARY_OP(NAME, OP, NODE, SAVES) \
+  inline Tensor NAME(const Tensor& a) { return apply_unary(ops::UnaryOp::OP, a); }
+#include "autograd/ops.def"
+#undef TT_UNARY_OP
 Tensor scalar_like(double v, const Tensor& like);  // 0-d tensor of like's (float) dtype
 Tensor clip(const Tensor& a, std::optional<double> lo, std::optional<double> hi);
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);

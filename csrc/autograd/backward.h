@@ -5,8 +5,15 @@
 // Broadcasting is undone in one place: sum_to(grad, input_shape).
 // The nodes of the fused ops (Linear, LayerNorm, attention) are in fused_backward.h.
 //
+// What a rule keeps for backward is declared as members: shapes and options
+// as plain members, tensors as `SavedTensor a{this};`, which registers with the
+// node so the base class frees them after backward (Node::release_saved). The
+// op that records the node (autograd/differentiable.cpp) fills them in, and
+// autograd/ops.def lists every node.
+//
 // Notation: g = gradient of the output; ga, gb = gradients of the inputs.
 #pragma once
+#include <algorithm>
 #include <cmath>
 
 #include "autograd/api.h"
@@ -58,34 +65,29 @@ struct SubBackward : Node {  // ga = g, gb = -g
 
 struct MulBackward : Node {  // ga = g * b, gb = g * a
   TT_NODE(MulBackward)
-  SavedTensor a, b;
+  SavedTensor a{this}, b{this};
   TensorList apply(TensorList&& g) override {
-    check_not_released();
     Tensor A = a.unpack(*this), B = b.unpack(*this);
     return {wants(*this, 0) ? sum_to(mul(g[0], B), A.shape()) : Tensor(),
             wants(*this, 1) ? sum_to(mul(g[0], A), B.shape()) : Tensor()};
   }
-  void release_saved() override { a.reset(); b.reset(); released = true; }
 };
 
 struct DivBackward : Node {  // ga = g / b, gb = -g * a / b^2
   TT_NODE(DivBackward)
-  SavedTensor a, b;
+  SavedTensor a{this}, b{this};
   TensorList apply(TensorList&& g) override {
-    check_not_released();
     Tensor A = a.unpack(*this), B = b.unpack(*this);
     Tensor ga = div(g[0], B);
     return {wants(*this, 0) ? sum_to(ga, A.shape()) : Tensor(),
             wants(*this, 1) ? sum_to(neg(mul(ga, div(A, B))), B.shape()) : Tensor()};
   }
-  void release_saved() override { a.reset(); b.reset(); released = true; }
 };
 
 struct PowBackward : Node {  // ga = g * b * a^(b-1), gb = g * a^b * log(a)
   TT_NODE(PowBackward)
-  SavedTensor a, b, out;
+  SavedTensor a{this}, b{this}, out{this};
   TensorList apply(TensorList&& g) override {
-    check_not_released();
     Tensor A = a.unpack(*this), B = b.unpack(*this);
     Tensor ga, gb;
     if (wants(*this, 0)) ga = sum_to(mul(g[0], mul(B, pow(A, sub(B, scalar(1, B))))), A.shape());
@@ -96,15 +98,13 @@ struct PowBackward : Node {  // ga = g * b * a^(b-1), gb = g * a^b * log(a)
     }
     return {ga, gb};
   }
-  void release_saved() override { a.reset(); b.reset(); out.reset(); released = true; }
 };
 
 struct MaximumBackward : Node {  // ga = g where a > b (half on ties), gb = the rest
   TT_NODE(MaximumBackward)
-  SavedTensor a, b;
+  SavedTensor a{this}, b{this};
   bool is_max = true;
   TensorList apply(TensorList&& g) override {
-    check_not_released();
     Tensor A = a.unpack(*this), B = b.unpack(*this);
     Tensor wins = astype(compare(is_max ? ops::BinaryOp::Gt : ops::BinaryOp::Lt, A, B), g[0].dtype());
     Tensor ties = astype(compare(ops::BinaryOp::Eq, A, B), g[0].dtype());
@@ -113,7 +113,6 @@ struct MaximumBackward : Node {  // ga = g where a > b (half on ties), gb = the 
     return {wants(*this, 0) ? sum_to(ga, A.shape()) : Tensor(),
             wants(*this, 1) ? sum_to(sub(g[0], ga), B.shape()) : Tensor()};
   }
-  void release_saved() override { a.reset(); b.reset(); released = true; }
 };
 struct MinimumBackward : MaximumBackward { TT_NODE(MinimumBackward) };
 
@@ -132,96 +131,81 @@ struct NegBackward : Node {  // ga = -g
 // Elementwise functions: one struct each, saving the input or the output.
 struct AbsBackward : Node {  // ga = g * sign(a)
   TT_NODE(AbsBackward)
-  SavedTensor a;
+  SavedTensor a{this};
   TensorList apply(TensorList&& g) override {
-    check_not_released();
     return {mul(g[0], apply_unary(ops::UnaryOp::Sign, a.unpack(*this)))};
   }
-  void release_saved() override { a.reset(); released = true; }
 };
 
 struct ExpBackward : Node {  // ga = g * exp(a) = g * out
   TT_NODE(ExpBackward)
-  SavedTensor out;
-  TensorList apply(TensorList&& g) override { check_not_released(); return {mul(g[0], out.unpack(*this))}; }
-  void release_saved() override { out.reset(); released = true; }
+  SavedTensor out{this};
+  TensorList apply(TensorList&& g) override { return {mul(g[0], out.unpack(*this))}; }
 };
 
 struct LogBackward : Node {  // ga = g / a
   TT_NODE(LogBackward)
-  SavedTensor a;
-  TensorList apply(TensorList&& g) override { check_not_released(); return {div(g[0], a.unpack(*this))}; }
-  void release_saved() override { a.reset(); released = true; }
+  SavedTensor a{this};
+  TensorList apply(TensorList&& g) override { return {div(g[0], a.unpack(*this))}; }
 };
 
 struct SqrtBackward : Node {  // ga = g / (2 * out)
   TT_NODE(SqrtBackward)
-  SavedTensor out;
+  SavedTensor out{this};
   TensorList apply(TensorList&& g) override {
-    check_not_released();
     Tensor o = out.unpack(*this);
     return {div(g[0], mul(o, scalar(2, o)))};
   }
-  void release_saved() override { out.reset(); released = true; }
 };
 
 struct SinBackward : Node {  // ga = g * cos(a)
   TT_NODE(SinBackward)
-  SavedTensor a;
-  TensorList apply(TensorList&& g) override { check_not_released(); return {mul(g[0], apply_unary(ops::UnaryOp::Cos, a.unpack(*this)))}; }
-  void release_saved() override { a.reset(); released = true; }
+  SavedTensor a{this};
+  TensorList apply(TensorList&& g) override { return {mul(g[0], apply_unary(ops::UnaryOp::Cos, a.unpack(*this)))}; }
 };
 
 struct CosBackward : Node {  // ga = -g * sin(a)
   TT_NODE(CosBackward)
-  SavedTensor a;
-  TensorList apply(TensorList&& g) override { check_not_released(); return {neg(mul(g[0], apply_unary(ops::UnaryOp::Sin, a.unpack(*this))))}; }
-  void release_saved() override { a.reset(); released = true; }
+  SavedTensor a{this};
+  TensorList apply(TensorList&& g) override { return {neg(mul(g[0], apply_unary(ops::UnaryOp::Sin, a.unpack(*this))))}; }
 };
 
 struct TanhBackward : Node {  // ga = g * (1 - out^2)
   TT_NODE(TanhBackward)
-  SavedTensor out;
+  SavedTensor out{this};
   TensorList apply(TensorList&& g) override {
-    check_not_released();
     Tensor o = out.unpack(*this);
     return {mul(g[0], sub(scalar(1, o), mul(o, o)))};
   }
-  void release_saved() override { out.reset(); released = true; }
 };
 
 struct SigmoidBackward : Node {  // ga = g * out * (1 - out)
   TT_NODE(SigmoidBackward)
-  SavedTensor out;
+  SavedTensor out{this};
   TensorList apply(TensorList&& g) override {
-    check_not_released();
     Tensor o = out.unpack(*this);
     return {mul(g[0], mul(o, sub(scalar(1, o), o)))};
   }
-  void release_saved() override { out.reset(); released = true; }
 };
 
 struct ReLUBackward : Node {  // ga = g * (a > 0)
   TT_NODE(ReLUBackward)
-  SavedTensor out;
+  SavedTensor out{this};
   TensorList apply(TensorList&& g) override {
-    check_not_released();
     Tensor o = out.unpack(*this);
     // The mask is linked to the output with zero derivative (zero_grad_of), so
     // under create_graph this gradient stays a function of the input, as in PyTorch.
     return {mul(g[0], zero_grad_of(astype(compare(ops::BinaryOp::Gt, o, scalar(0, o)), g[0].dtype()), o))};
   }
-  void release_saved() override { out.reset(); released = true; }
 };
 
 struct GELUBackward : Node {
   // tanh form: u = k(a + c a^3), t = tanh(u): ga = g * (0.5(1+t) + 0.5 a (1-t^2) k (1 + 3c a^2))
   // exact form: ga = g * (Phi(a) + a * phi(a)), Phi = 0.5(1 + erf(a/sqrt2)), phi = exp(-a^2/2)/sqrt(2pi)
   TT_NODE(GELUBackward)
-  SavedTensor a;
+  SavedTensor a{this};
   bool tanh_approx = true;
   TensorList apply(TensorList&& g) override {
-    check_not_released();
     Tensor x = a.unpack(*this);
     Tensor d;
     if (tanh_approx) {
@@ -233,53 +217,48 @@ struct GELUBackward : Node {
     }
     return {mul(g[0], d)};
   }
-  void release_saved() override { a.reset(); released = true; }
 };
+// GELU has two forms, one node: apply_unary tells the node which one it records.
+inline void note_form(Node&, ops::UnaryOp) {}
+inline void note_form(GELUBackward& n, ops::UnaryOp op) { n.tanh_approx = op == ops::UnaryOp::GeluTanh; }
 
 struct ErfBackward : Node {  // ga = g * 2/sqrt(pi) * exp(-a^2)
   TT_NODE(ErfBackward)
-  SavedTensor a;
+  SavedTensor a{this};
   TensorList apply(TensorList&& g) override {
-    check_not_released();
     Tensor x = a.unpack(*this);
     return {mul(g[0], mul(exp(neg(mul(x, x))), scalar(2.0 / std::sqrt(M_PI), x)))};
   }
-  void release_saved() override { a.reset(); released = true; }
 };
 
 struct ClipBackward : Node {  // ga = g where lo <= a <= hi, else 0
   TT_NODE(ClipBackward)
-  SavedTensor a;
+  SavedTensor a{this};
   std::optional<double> lo, hi;
   TensorList apply(TensorList&& g) override {
-    check_not_released();
     Tensor x = a.unpack(*this);
     Tensor keep = ops::full(x.shape(), 1.0, g[0].dtype());
     if (lo) keep = ops::mul(keep, compare(ops::BinaryOp::Ge, x, scalar(*lo, x)));
     if (hi) keep = ops::mul(keep, compare(ops::BinaryOp::Le, x, scalar(*hi, x)));
     return {mul(g[0], keep)};
   }
-  void release_saved() override { a.reset(); released = true; }
 };
 
 struct WhereBackward : Node {  // ga = g where cond, gb = g where not cond
   TT_NODE(WhereBackward)
-  SavedTensor cond;
+  SavedTensor cond{this};
   Shape sa, sb;
   TensorList apply(TensorList&& g) override {
-    check_not_released();
     Tensor c = cond.unpack(*this), zero = scalar(0, g[0]);
     return {wants(*this, 0) ? sum_to(where(c, g[0], zero), sa) : Tensor(),
             wants(*this, 1) ? sum_to(where(c, zero, g[0]), sb) : Tensor()};
   }
-  void release_saved() override { cond.reset(); released = true; }
 };
 
 struct MaskedFillBackward : Node {  // ga = g with the filled positions zeroed
   TT_NODE(MaskedFillBackward)
-  SavedTensor mask;
-  TensorList apply(TensorList&& g) override { check_not_released(); return {masked_fill(g[0], mask.unpack(*this), 0.0)}; }
-  void release_saved() override { mask.reset(); released = true; }
+  SavedTensor mask{this};
+  TensorList apply(TensorList&& g) override { return {masked_fill(g[0], mask.unpack(*this), 0.0)}; }
 };
 
 // Reductions -----------------------------------------------------------------
@@ -304,72 +283,95 @@ struct MeanBackward : Node {  // ga = g expanded / count
 
 struct MaxBackward : Node {  // ga = g at the positions of the max (split evenly among ties)
   TT_NODE(MaxBackward)
-  SavedTensor a, out;
+  SavedTensor a{this}, out{this};
   std::vector<int64_t> axes;
   bool keepdims = false;
   bool is_max = true;
   TensorList apply(TensorList&& g) override {
-    check_not_released();
     Tensor x = a.unpack(*this);
     Tensor o = unreduce(out.unpack(*this), x.shape(), axes, keepdims);
     Tensor hit = astype(compare(ops::BinaryOp::Eq, x, o), g[0].dtype());
     Tensor count = unreduce(sum(hit, axes, true), x.shape(), axes, true);
     return {div(mul(unreduce(g[0], x.shape(), axes, keepdims), hit), count)};
   }
-  void release_saved() override { a.reset(); out.reset(); released = true; }
 };
 struct MinBackward : MaxBackward { TT_NODE(MinBackward) };
+
+// prod_{j != i} a_j for every element, over `axes`, written with
+// differentiable ops so it can be differentiated again: each slice (the
+// reduced axes flattened to n) is copied n times with its diagonal set to 1,
+// then multiplied out. O(n^2) memory, so only double backward through a zero uses it.
+inline Tensor product_of_others(const Tensor& x, const std::vector<int64_t>& axes) {
+  std::vector<int64_t> perm, reduced(axes);
+  Shape kept, red;
+  for (int64_t d = 0; d < x.dim(); ++d)
+    if (std::find(axes.begin(), axes.end(), d) == axes.end()) { perm.push_back(d); kept.push_back(x.shape()[d]); }
+  for (int64_t d : axes) { perm.push_back(d); red.push_back(x.shape()[d]); }
+  const int64_t n = numel(red);
+  Shape flat = kept, square = kept;
+  flat.push_back(n);
+  square.push_back(n);
+  square.push_back(n);
+  Tensor rows = expand(unsqueeze(reshape(permute(x, perm), flat), -2), square);  // [..., i, j] = x_j
+  Tensor diagonal = ops::eye(n, n, DType::Float32);  // where() takes any nonzero as true
+  Tensor others = prod(where(diagonal, scalar(1, x), rows), {-1}, false);        // [..., i] = prod_{j != i} x_j
+  Shape permuted = kept;
+  permuted.insert(permuted.end(), red.begin(), red.end());
+  std::vector<int64_t> inverse(perm.size());
+  for (size_t i = 0; i < perm.size(); ++i) inverse[perm[i]] = static_cast<int64_t>(i);
+  return permute(reshape(others, permuted), inverse);
+}
 
 struct ProdBackward : Node {
   // ga_i = g * prod_{j != i} a_j, computed without dividing by zero: with no
   // zero in the slice it is prod / a_i; with exactly one zero only that
   // element gets the product of the others; with two or more, all get 0.
+  // That form is piecewise, so its own derivative at a zero would be wrong:
+  // under create_graph with a zero in the input, product_of_others is used.
   TT_NODE(ProdBackward)
-  SavedTensor a;
+  SavedTensor a{this};
   std::vector<int64_t> axes;
   bool keepdims = false;
   TensorList apply(TensorList&& g) override {
-    check_not_released();
     Tensor x = a.unpack(*this);
     Tensor zero = scalar(0, x), one = scalar(1, x);
     Tensor is_zero = compare(ops::BinaryOp::Eq, x, zero);
-    Tensor x_safe = where(is_zero, one, x);
-    Tensor others = unreduce(prod(x_safe, axes, true), x.shape(), axes, true);  // product of the nonzeros
     Tensor zeros = unreduce(ops::reduce(ops::ReduceOp::Sum, ops::astype(is_zero, DType::Int64), axes, true),
                             x.shape(), axes, true);
+    Tensor gx = unreduce(g[0], x.shape(), axes, keepdims);
+    if (GradMode::is_enabled() && ops::reduce(ops::ReduceOp::Max, zeros, {}, false).data<int64_t>()[0] > 0)
+      return {mul(gx, product_of_others(x, axes))};
+    Tensor x_safe = where(is_zero, one, x);
+    Tensor others = unreduce(prod(x_safe, axes, true), x.shape(), axes, true);  // product of the nonzeros
     Tensor no_zero = compare(ops::BinaryOp::Eq, zeros, scalar_tensor_int(0));
     Tensor one_zero = compare(ops::BinaryOp::Eq, zeros, scalar_tensor_int(1));
     Tensor d = where(no_zero, div(others, x_safe), where(logical_and(one_zero, is_zero), others, zero));
-    return {mul(unreduce(g[0], x.shape(), axes, keepdims), d)};
+    return {mul(gx, d)};
   }
-  void release_saved() override { a.reset(); released = true; }
   static Tensor scalar_tensor_int(int64_t v) { return ops::scalar_tensor(static_cast<double>(v), DType::Int64); }
 };
 
 struct VarBackward : Node {  // ga = g * 2 (a - mean) / (N - ddof)
   TT_NODE(VarBackward)
-  SavedTensor a;
+  SavedTensor a{this};
   std::vector<int64_t> axes;
   int64_t ddof = 0;
   bool keepdims = false;
   TensorList apply(TensorList&& g) override {
-    check_not_released();
     Tensor x = a.unpack(*this);
     double n = static_cast<double>(reduced_count(x.shape(), axes) - ddof);
     Tensor centered = sub(x, mean(x, axes, true));
     return {mul(unreduce(g[0], x.shape(), axes, keepdims), mul(centered, scalar(2.0 / n, x)))};
   }
-  void release_saved() override { a.reset(); released = true; }
 };
 
 struct StdBackward : Node {  // ga = g * (a - mean) / ((N - ddof) * std)
   TT_NODE(StdBackward)
-  SavedTensor a, out;
+  SavedTensor a{this}, out{this};
   std::vector<int64_t> axes;
   int64_t ddof = 0;
   bool keepdims = false;
   TensorList apply(TensorList&& g) override {
-    check_not_released();
     Tensor x = a.unpack(*this);
     double n = static_cast<double>(reduced_count(x.shape(), axes) - ddof);
     Tensor centered = sub(x, mean(x, axes, true));
@@ -380,45 +382,38 @@ struct StdBackward : Node {  // ga = g * (a - mean) / ((N - ddof) * std)
     Tensor ga = div(mul(unreduce(g[0], x.shape(), axes, keepdims), centered), mul(safe_s, scalar(n, x)));
     return {where(is_zero, scalar(0.0, x), ga)};
   }
-  void release_saved() override { a.reset(); out.reset(); released = true; }
 };
 
 struct LogSumExpBackward : Node {  // ga = g * exp(a - out)
   TT_NODE(LogSumExpBackward)
-  SavedTensor a, out;
+  SavedTensor a{this}, out{this};
   std::vector<int64_t> axes;
   bool keepdims = false;
   TensorList apply(TensorList&& g) override {
-    check_not_released();
     Tensor x = a.unpack(*this);
     Tensor o = unreduce(out.unpack(*this), x.shape(), axes, keepdims);
     return {mul(unreduce(g[0], x.shape(), axes, keepdims), exp(sub(x, o)))};
   }
-  void release_saved() override { a.reset(); out.reset(); released = true; }
 };
 
 struct SoftmaxBackward : Node {  // ga = out * (g - sum(g * out, axis))
   TT_NODE(SoftmaxBackward)
-  SavedTensor out;
+  SavedTensor out{this};
   int64_t axis = -1;
   TensorList apply(TensorList&& g) override {
-    check_not_released();
     Tensor o = out.unpack(*this);
     return {mul(o, sub(g[0], sum(mul(g[0], o), {axis}, true)))};
   }
-  void release_saved() override { out.reset(); released = true; }
 };
 
 struct LogSoftmaxBackward : Node {  // ga = g - exp(out) * sum(g, axis)
   TT_NODE(LogSoftmaxBackward)
-  SavedTensor out;
+  SavedTensor out{this};
   int64_t axis = -1;
   TensorList apply(TensorList&& g) override {
-    check_not_released();
     Tensor o = out.unpack(*this);
     return {sub(g[0], mul(exp(o), sum(g[0], {axis}, true)))};
   }
-  void release_saved() override { out.reset(); released = true; }
 };
 
 // Linear algebra ---------------------------------------------------------------
@@ -426,9 +421,8 @@ struct MatmulBackward : Node {  // ga = g @ b^T, gb = a^T @ g (batched; broadcas
   // A 1-D operand is a row (a) or column (b) matrix whose added dim the
   // forward op removed: put it back in g, and take it out of the gradient.
   TT_NODE(MatmulBackward)
-  SavedTensor a, b;
+  SavedTensor a{this}, b{this};
   TensorList apply(TensorList&& g) override {
-    check_not_released();
     Tensor A = a.unpack(*this), B = b.unpack(*this), G = g[0];
     const bool a_vec = A.dim() == 1, b_vec = B.dim() == 1;
     Tensor A2 = a_vec ? unsqueeze(A, 0) : A, B2 = b_vec ? unsqueeze(B, 1) : B;
@@ -439,7 +433,6 @@ struct MatmulBackward : Node {  // ga = g @ b^T, gb = a^T @ g (batched; broadcas
     if (wants(*this, 1)) gb = reshape(sum_to(matmul(transpose(A2, -1, -2), G), B2.shape()), B.shape());
     return {ga, gb};
   }
-  void release_saved() override { a.reset(); b.reset(); released = true; }
 };
 
 // Views and shape ---------------------------------------------------------------
@@ -539,21 +532,18 @@ struct GatherBackward : Node {  // ga = scatter_add(zeros(a.shape), dim, index, 
   TT_NODE(GatherBackward)
   Shape in_shape;
   int64_t dim = 0;
-  SavedTensor idx;
+  SavedTensor idx{this};
   TensorList apply(TensorList&& g) override {
-    check_not_released();
     return {scatter_add(ops::full(in_shape, 0.0, g[0].dtype()), dim, idx.unpack(*this), g[0])};
   }
-  void release_saved() override { idx.reset(); released = true; }
 };
 
 struct ScatterAddBackward : Node {  // gself = g, gsrc = gather(g, dim, index), zero-padded to src's shape
   TT_NODE(ScatterAddBackward)
   int64_t dim = 0;
-  SavedTensor idx;
+  SavedTensor idx{this};
   Shape src_shape;  // src may be larger than index (PyTorch's rule): its extra elements get gradient 0
   TensorList apply(TensorList&& g) override {
-    check_not_released();
     Tensor gsrc;
     if (wants(*this, 1)) {
       gsrc = gather(g[0], dim, idx.unpack(*this));
@@ -566,38 +556,32 @@ struct ScatterAddBackward : Node {  // gself = g, gsrc = gather(g, dim, index), 
     }
     return {wants(*this, 0) ? g[0] : Tensor(), gsrc};
   }
-  void release_saved() override { idx.reset(); released = true; }
 };
 
 struct IndexSelectBackward : Node {  // ga = index_add(zeros(a.shape), dim, index, g)
   TT_NODE(IndexSelectBackward)
   Shape in_shape;
   int64_t dim = 0;
-  SavedTensor idx;
+  SavedTensor idx{this};
   TensorList apply(TensorList&& g) override {
-    check_not_released();
     return {index_add(ops::full(in_shape, 0.0, g[0].dtype()), dim, idx.unpack(*this), g[0])};
   }
-  void release_saved() override { idx.reset(); released = true; }
 };
 
 struct IndexAddBackward : Node {  // gself = g, gsrc = index_select(g, dim, index)
   TT_NODE(IndexAddBackward)
   int64_t dim = 0;
-  SavedTensor idx;
+  SavedTensor idx{this};
   TensorList apply(TensorList&& g) override {
-    check_not_released();
     return {wants(*this, 0) ? g[0] : Tensor(), wants(*this, 1) ? index_select(g[0], dim, idx.unpack(*this)) : Tensor()};
   }
-  void release_saved() override { idx.reset(); released = true; }
 };
 
 struct TakeBackward : Node {  // ga = flat zeros with g added at the taken positions
   TT_NODE(TakeBackward)
   Shape in_shape;
-  SavedTensor idx;
+  SavedTensor idx{this};
   TensorList apply(TensorList&& g) override {
-    check_not_released();
     Tensor flat_idx = ops::reshape(idx.unpack(*this), {-1});
     int64_t n = numel(in_shape);
     // take() wraps negative indices; the scatter needs them in range.
@@ -606,35 +590,30 @@ struct TakeBackward : Node {  // ga = flat zeros with g added at the taken posit
     Tensor z = ops::full({n}, 0.0, g[0].dtype());
     return {reshape(index_add(z, 0, wrapped, reshape(g[0], {-1})), in_shape)};
   }
-  void release_saved() override { idx.reset(); released = true; }
 };
 
 struct EmbeddingBackward : Node {  // gw = zeros(V, D) with g's rows scatter-added at the indices
   TT_NODE(EmbeddingBackward)
   Shape weight_shape;
-  SavedTensor idx;
+  SavedTensor idx{this};
   TensorList apply(TensorList&& g) override {
-    check_not_released();
     Tensor flat_idx = ops::reshape(idx.unpack(*this), {-1});
     Tensor rows = reshape(g[0], {-1, weight_shape.back()});
     return {index_add(ops::full(weight_shape, 0.0, g[0].dtype()), 0, flat_idx, rows)};
   }
-  void release_saved() override { idx.reset(); released = true; }
 };
 
 // Neural-network functions ---------------------------------------------------------
 struct DropoutBackward : Node {  // ga = g * mask  (mask holds 0 or 1/keep)
   TT_NODE(DropoutBackward)
-  SavedTensor mask;
-  TensorList apply(TensorList&& g) override { check_not_released(); return {mul(g[0], mask.unpack(*this))}; }
-  void release_saved() override { mask.reset(); released = true; }
+  SavedTensor mask{this};
+  TensorList apply(TensorList&& g) override { return {mul(g[0], mask.unpack(*this))}; }
 };
 
 struct CrossEntropyBackward : Node {  // glogits = (softmax(logits) - onehot(t)) * valid / count * g
   TT_NODE(CrossEntropyBackward)
-  SavedTensor logits, targets, weights;  // weights: 1/count where the target is valid, else 0, shape (M, 1)
+  SavedTensor logits{this}, targets{this}, weights{this};  // weights: 1/count where the target is valid, else 0, shape (M, 1)
   TensorList apply(TensorList&& g) override {
-    check_not_released();
     Tensor X = logits.unpack(*this), T = targets.unpack(*this), W = weights.unpack(*this);
     const int64_t C = X.shape().back();
     Tensor p = softmax(reshape(X, {-1, C}), -1);  // (M, C), differentiable for double backward
@@ -648,14 +627,12 @@ struct CrossEntropyBackward : Node {  // glogits = (softmax(logits) - onehot(t))
     Tensor gl = mul(mul(sub(p, onehot), W), g[0]);
     return {reshape(gl, X.shape()), Tensor()};
   }
-  void release_saved() override { logits.reset(); targets.reset(); weights.reset(); released = true; }
 };
 
 struct MSEBackward : Node {  // gp = 2 (p - t) / N * g, gt = -gp
   TT_NODE(MSEBackward)
-  SavedTensor p, t;
+  SavedTensor p{this}, t{this};
   TensorList apply(TensorList&& g) override {
-    check_not_released();
     Tensor P = p.unpack(*this), T = t.unpack(*this);
     Tensor diff = sub(P, T);
     Shape out_shape = broadcast_shapes(P.shape(), T.shape(), "mse_loss");
@@ -663,15 +640,13 @@ struct MSEBackward : Node {  // gp = 2 (p - t) / N * g, gt = -gp
     Tensor gp = mul(mul(diff, scalar(2.0 / n, diff)), g[0]);
     return {wants(*this, 0) ? sum_to(gp, P.shape()) : Tensor(), wants(*this, 1) ? sum_to(neg(gp), T.shape()) : Tensor()};
   }
-  void release_saved() override { p.reset(); t.reset(); released = true; }
 };
 
 struct BCEBackward : Node {  // gp = (p - t) / (p (1 - p)) / N * g   (p clamped to [eps, 1-eps])
   TT_NODE(BCEBackward)
-  SavedTensor p, t;
+  SavedTensor p{this}, t{this};
   double eps = 1e-7;
   TensorList apply(TensorList&& g) override {
-    check_not_released();
     Tensor P = clip(p.unpack(*this), eps, 1 - eps), T = t.unpack(*this);
     double n = static_cast<double>(P.numel());
     Tensor gp = div(sub(P, T), mul(P, sub(scalar(1, P), P)));
@@ -681,7 +656,6 @@ struct BCEBackward : Node {  // gp = (p - t) / (p (1 - p)) / N * g   (p clamped 
       gt = mul(mul(sub(log(sub(scalar(1, P), P)), log(P)), scalar(1.0 / n, P)), g[0]);
     return {wants(*this, 0) ? gp : Tensor(), gt};
   }
-  void release_saved() override { p.reset(); t.reset(); released = true; }
 };
 
 #undef TT_NODE

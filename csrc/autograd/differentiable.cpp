@@ -1,5 +1,9 @@
-// Forward wrappers: run the kernel, then record the backward node when an
-// input requires grad (and grad mode is on). Nothing here does math.
+// The differentiable ops of api.h: each runs its forward kernel (csrc/ops),
+// then, when grad mode is on and an input requires grad, records its backward
+// node (autograd/backward.h) with what the rule needs: record<Node>(out,
+// inputs, save). A few ops also do their argument checks and small shape
+// arithmetic here (flatten's new shape, cross_entropy's targets, embedding's
+// index range); the numerical work is in the kernels.
 #include <algorithm>
 #include <numeric>
 
@@ -28,9 +32,21 @@ std::shared_ptr<N> make_node(std::initializer_list<const Tensor*> inputs) {
   return n;
 }
 
-void require_float_for_grad(const Tensor& t, const char* op) {
-  if (t.impl->requires_grad && !is_floating(t.dtype()))
-    fail<TypeError>(op, ": only floating-point tensors can require gradients, got ", dtype_name(t.dtype()));
+// The one recording step every op shares: when an input needs a gradient,
+// make node N with one edge per input, make it `out`'s grad_fn, then let
+// `save(node)` store what the rule needs (after set_history, so a saved
+// output knows which output of the node it is).
+template <class N, class Save>
+Tensor record(Tensor out, std::initializer_list<const Tensor*> inputs, Save&& save) {
+  if (!any_needs(inputs)) return out;
+  auto n = make_node<N>(inputs);
+  set_history(out, n);
+  save(*n);
+  return out;
+}
+template <class N>
+Tensor record(Tensor out, std::initializer_list<const Tensor*> inputs) {
+  return record<N>(std::move(out), inputs, [](N&) {});
 }
 
 }  // namespace
@@ -41,269 +57,184 @@ Tensor scalar_like(double v, const Tensor& like) {
 
 // ---- arithmetic ----
 Tensor add(const Tensor& a, const Tensor& b) {
-  Tensor out = ops::add(a, b);
-  if (any_needs({&a, &b})) {
-    auto n = make_node<AddBackward>({&a, &b});
-    n->sa = a.shape();
-    n->sb = b.shape();
-    set_history(out, n);
-  }
-  return out;
+  return record<AddBackward>(ops::add(a, b), {&a, &b}, [&](AddBackward& n) { n.sa = a.shape(); n.sb = b.shape(); });
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
-  Tensor out = ops::sub(a, b);
-  if (any_needs({&a, &b})) {
-    auto n = make_node<SubBackward>({&a, &b});
-    n->sa = a.shape();
-    n->sb = b.shape();
-    set_history(out, n);
-  }
-  return out;
+  return record<SubBackward>(ops::sub(a, b), {&a, &b}, [&](SubBackward& n) { n.sa = a.shape(); n.sb = b.shape(); });
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
-  Tensor out = ops::mul(a, b);
-  if (any_needs({&a, &b})) {
-    auto n = make_node<MulBackward>({&a, &b});
-    n->a = SavedTensor(a);
-    n->b = SavedTensor(b);
-    set_history(out, n);
-  }
-  return out;
+  return record<MulBackward>(ops::mul(a, b), {&a, &b}, [&](MulBackward& n) { n.a = SavedTensor(a); n.b = SavedTensor(b); });
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
-  Tensor out = ops::div(a, b);
-  if (any_needs({&a, &b})) {
-    auto n = make_node<DivBackward>({&a, &b});
-    n->a = SavedTensor(a);
-    n->b = SavedTensor(b);
-    set_history(out, n);
-  }
-  return out;
+  return record<DivBackward>(ops::div(a, b), {&a, &b}, [&](DivBackward& n) { n.a = SavedTensor(a); n.b = SavedTensor(b); });
 }
 
 Tensor pow(const Tensor& a, const Tensor& b) {
   Tensor out = ops::pow(a, b);
-  if (any_needs({&a, &b})) {
-    auto n = make_node<PowBackward>({&a, &b});
-    n->a = SavedTensor(a);
-    n->b = SavedTensor(b);
-    set_history(out, n);
-    if (b.requires_grad()) n->out = SavedTensor(out, true);
-  }
-  return out;
+  return record<PowBackward>(out, {&a, &b}, [&](PowBackward& n) {
+    n.a = SavedTensor(a);
+    n.b = SavedTensor(b);
+    if (b.requires_grad()) n.out = SavedTensor(out, true);  // only gb uses it
+  });
 }
 
-static Tensor extremum(bool is_max, const Tensor& a, const Tensor& b) {
-  Tensor out = is_max ? ops::maximum(a, b) : ops::minimum(a, b);
-  if (any_needs({&a, &b})) {
-    auto n = is_max ? make_node<MaximumBackward>({&a, &b}) : make_node<MinimumBackward>({&a, &b});
-    n->a = SavedTensor(a);
-    n->b = SavedTensor(b);
-    n->is_max = is_max;
-    set_history(out, n);
-  }
-  return out;
+template <class N>
+static Tensor extremum(Tensor out, const Tensor& a, const Tensor& b, bool is_max) {
+  return record<N>(std::move(out), {&a, &b}, [&](N& n) {
+    n.a = SavedTensor(a);
+    n.b = SavedTensor(b);
+    n.is_max = is_max;
+  });
 }
-Tensor maximum(const Tensor& a, const Tensor& b) { return extremum(true, a, b); }
-Tensor minimum(const Tensor& a, const Tensor& b) { return extremum(false, a, b); }
+Tensor maximum(const Tensor& a, const Tensor& b) { return extremum<MaximumBackward>(ops::maximum(a, b), a, b, true); }
+Tensor minimum(const Tensor& a, const Tensor& b) { return extremum<MinimumBackward>(ops::minimum(a, b), a, b, false); }
 
 Tensor compare(ops::BinaryOp op, const Tensor& a, const Tensor& b) { return ops::binary(op, a, b); }
 
-namespace {
-// Unary nodes saving only the input or only the output, with the member named accordingly.
-template <class N> void save_in(N& n, const Tensor& a) { n.a = SavedTensor(a); }
-template <class N> void save_out(N& n, const Tensor& out) { n.out = SavedTensor(out, true); }
-}  // namespace
-
 Tensor zero_grad_of(const Tensor& value, const Tensor& of) {
   if (!any_needs({&of})) return value;
-  auto n = make_node<StepBackward>({&of});
-  n->shape = of.shape();
-  n->dtype = of.dtype();
   Tensor out = Tensor::view_of(value, value.shape(), value.strides(), value.offset());  // never relink the caller's
-  set_history(out, n);
-  return out;
+  return record<StepBackward>(out, {&of}, [&](StepBackward& n) { n.shape = of.shape(); n.dtype = of.dtype(); });
 }
 
+namespace {
+// What a unary rule keeps for its backward (the last column of ops.def).
+enum class Saves { input, output, nothing, step };
+
+template <class N, Saves S>
+Tensor record_unary(ops::UnaryOp op, Tensor out, const Tensor& a) {
+  if constexpr (S == Saves::step) {
+    return zero_grad_of(out, a);
+  } else {
+    return record<N>(out, {&a}, [&](N& n) {
+      note_form(n, op);
+      if constexpr (S == Saves::input) n.a = SavedTensor(a);
+      if constexpr (S == Saves::output) n.out = SavedTensor(out, true);
+    });
+  }
+}
+}  // namespace
+
 Tensor apply_unary(ops::UnaryOp op, const Tensor& a) {
-  using U = ops::UnaryOp;
   Tensor out = ops::unary(op, a);
-  if (op == U::Sign) return zero_grad_of(out, a);
-  if (!any_needs({&a}) || op == U::LogicalNot) return out;
-  auto in_node = [&](auto node) { save_in(*node, a); set_history(out, node); return out; };
-  auto out_node = [&](auto node) { set_history(out, node); save_out(*node, out); return out; };
-  switch (op) {
-    case U::Neg: set_history(out, make_node<NegBackward>({&a})); return out;
-    case U::Abs: return in_node(make_node<AbsBackward>({&a}));
-    case U::Exp: return out_node(make_node<ExpBackward>({&a}));
-    case U::Log: return in_node(make_node<LogBackward>({&a}));
-    case U::Sqrt: return out_node(make_node<SqrtBackward>({&a}));
-    case U::Sin: return in_node(make_node<SinBackward>({&a}));
-    case U::Cos: return in_node(make_node<CosBackward>({&a}));
-    case U::Tanh: return out_node(make_node<TanhBackward>({&a}));
-    case U::Sigmoid: return out_node(make_node<SigmoidBackward>({&a}));
-    case U::Relu: return out_node(make_node<ReLUBackward>({&a}));
-    case U::Erf: return in_node(make_node<ErfBackward>({&a}));
-    case U::GeluTanh:
-    case U::GeluErf: {
-      auto n = make_node<GELUBackward>({&a});
-      n->tanh_approx = op == U::GeluTanh;
-      return in_node(n);
-    }
-    default: return out;
+  switch (op) {  // each op's node and what it saves: autograd/ops.def
+#define TT_UNARY_OP(NAME, OP, NODE, SAVES) \
+    case ops::UnaryOp::OP: return record_unary<NODE, Saves::SAVES>(op, out, a);
+#define TT_UNARY_FORM(OP, NODE, SAVES) TT_UNARY_OP(_, OP, NODE, SAVES)
+#include "autograd/ops.def"
+#undef TT_UNARY_FORM
+#undef TT_UNARY_OP
+    default: return out;  // logical_not: not differentiable
   }
 }
 
 Tensor clip(const Tensor& a, std::optional<double> lo, std::optional<double> hi) {
-  Tensor out = ops::clip(a, lo, hi);
-  if (any_needs({&a})) {
-    auto n = make_node<ClipBackward>({&a});
-    n->a = SavedTensor(a);
-    n->lo = lo;
-    n->hi = hi;
-    set_history(out, n);
-  }
-  return out;
+  return record<ClipBackward>(ops::clip(a, lo, hi), {&a}, [&](ClipBackward& n) {
+    n.a = SavedTensor(a);
+    n.lo = lo;
+    n.hi = hi;
+  });
 }
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
-  Tensor out = ops::where(cond, a, b);
-  if (any_needs({&a, &b})) {
-    auto n = make_node<WhereBackward>({&a, &b});
-    n->cond = SavedTensor(cond);
-    n->sa = a.shape();
-    n->sb = b.shape();
-    set_history(out, n);
-  }
-  return out;
+  return record<WhereBackward>(ops::where(cond, a, b), {&a, &b}, [&](WhereBackward& n) {
+    n.cond = SavedTensor(cond);
+    n.sa = a.shape();
+    n.sb = b.shape();
+  });
 }
 
 Tensor masked_fill(const Tensor& a, const Tensor& mask, double value) {
-  Tensor out = ops::masked_fill(a, mask, value);
-  if (any_needs({&a})) {
-    auto n = make_node<MaskedFillBackward>({&a});
-    n->mask = SavedTensor(mask);
-    set_history(out, n);
-  }
-  return out;
+  return record<MaskedFillBackward>(ops::masked_fill(a, mask, value), {&a},
+                                    [&](MaskedFillBackward& n) { n.mask = SavedTensor(mask); });
 }
 
 // ---- reductions ----
+// Every reduction node keeps the normalized axes and keepdims; `save` adds the rest.
+template <class N, class Save>
+static Tensor record_reduction(Tensor out, const Tensor& a, const std::vector<int64_t>& axes, bool keepdims,
+                               const char* op, Save&& save) {
+  return record<N>(out, {&a}, [&](N& n) {
+    n.axes = normalize_axes(axes, a.dim(), op);
+    n.keepdims = keepdims;
+    save(n, out);
+  });
+}
+
 Tensor sum(const Tensor& a, const std::vector<int64_t>& axes, bool keepdims) {
-  Tensor out = ops::reduce(ops::ReduceOp::Sum, a, axes, keepdims);
-  if (any_needs({&a})) {
-    auto n = make_node<SumBackward>({&a});
-    n->in_shape = a.shape();
-    n->axes = normalize_axes(axes, a.dim(), "sum");
-    n->keepdims = keepdims;
-    set_history(out, n);
-  }
-  return out;
+  return record_reduction<SumBackward>(ops::reduce(ops::ReduceOp::Sum, a, axes, keepdims), a, axes, keepdims, "sum",
+                                       [&](SumBackward& n, const Tensor&) { n.in_shape = a.shape(); });
 }
 
 Tensor mean(const Tensor& a, const std::vector<int64_t>& axes, bool keepdims) {
-  Tensor out = ops::reduce(ops::ReduceOp::Mean, a, axes, keepdims);
-  if (any_needs({&a})) {
-    auto n = make_node<MeanBackward>({&a});
-    n->in_shape = a.shape();
-    n->axes = normalize_axes(axes, a.dim(), "mean");
-    n->keepdims = keepdims;
-    set_history(out, n);
-  }
-  return out;
+  return record_reduction<MeanBackward>(ops::reduce(ops::ReduceOp::Mean, a, axes, keepdims), a, axes, keepdims,
+                                        "mean", [&](MeanBackward& n, const Tensor&) { n.in_shape = a.shape(); });
 }
 
-static Tensor extreme_reduce(bool is_max, const Tensor& a, const std::vector<int64_t>& axes, bool keepdims) {
-  Tensor out = ops::reduce(is_max ? ops::ReduceOp::Max : ops::ReduceOp::Min, a, axes, keepdims);
-  if (any_needs({&a})) {
-    auto n = is_max ? make_node<MaxBackward>({&a}) : make_node<MinBackward>({&a});
-    n->a = SavedTensor(a);
-    n->axes = normalize_axes(axes, a.dim(), is_max ? "max" : "min");
-    n->keepdims = keepdims;
-    n->is_max = is_max;
-    set_history(out, n);
-    n->out = SavedTensor(out, true);
-  }
-  return out;
+template <class N>
+static Tensor extreme_reduce(ops::ReduceOp op, const Tensor& a, const std::vector<int64_t>& axes, bool keepdims) {
+  const bool is_max = op == ops::ReduceOp::Max;
+  return record_reduction<N>(ops::reduce(op, a, axes, keepdims), a, axes, keepdims, is_max ? "max" : "min",
+                             [&](N& n, const Tensor& out) {
+                               n.a = SavedTensor(a);
+                               n.out = SavedTensor(out, true);
+                               n.is_max = is_max;
+                             });
 }
+Tensor amax(const Tensor& a, const std::vector<int64_t>& axes, bool keepdims) {
+  return extreme_reduce<MaxBackward>(ops::ReduceOp::Max, a, axes, keepdims);
+}
+Tensor amin(const Tensor& a, const std::vector<int64_t>& axes, bool keepdims) {
+  return extreme_reduce<MinBackward>(ops::ReduceOp::Min, a, axes, keepdims);
+}
+
 Tensor prod(const Tensor& a, const std::vector<int64_t>& axes, bool keepdims) {
-  Tensor out = ops::reduce(ops::ReduceOp::Prod, a, axes, keepdims);
-  if (any_needs({&a})) {
-    auto n = make_node<ProdBackward>({&a});
-    n->a = SavedTensor(a);
-    n->axes = normalize_axes(axes, a.dim(), "prod");
-    n->keepdims = keepdims;
-    set_history(out, n);
-  }
-  return out;
+  return record_reduction<ProdBackward>(ops::reduce(ops::ReduceOp::Prod, a, axes, keepdims), a, axes, keepdims,
+                                        "prod", [&](ProdBackward& n, const Tensor&) { n.a = SavedTensor(a); });
 }
-
-Tensor amax(const Tensor& a, const std::vector<int64_t>& axes, bool keepdims) { return extreme_reduce(true, a, axes, keepdims); }
-Tensor amin(const Tensor& a, const std::vector<int64_t>& axes, bool keepdims) { return extreme_reduce(false, a, axes, keepdims); }
 
 Tensor var(const Tensor& a, const std::vector<int64_t>& axes, int64_t ddof, bool keepdims) {
-  Tensor out = ops::var(a, axes, ddof, keepdims);
-  if (any_needs({&a})) {
-    auto n = make_node<VarBackward>({&a});
-    n->a = SavedTensor(a);
-    n->axes = normalize_axes(axes, a.dim(), "var");
-    n->ddof = ddof;
-    n->keepdims = keepdims;
-    set_history(out, n);
-  }
-  return out;
+  return record_reduction<VarBackward>(ops::var(a, axes, ddof, keepdims), a, axes, keepdims, "var",
+                                       [&](VarBackward& n, const Tensor&) {
+                                         n.a = SavedTensor(a);
+                                         n.ddof = ddof;
+                                       });
 }
 
 Tensor std(const Tensor& a, const std::vector<int64_t>& axes, int64_t ddof, bool keepdims) {
-  Tensor out = ops::unary(ops::UnaryOp::Sqrt, ops::var(a, axes, ddof, keepdims));
-  if (any_needs({&a})) {
-    auto n = make_node<StdBackward>({&a});
-    n->a = SavedTensor(a);
-    n->axes = normalize_axes(axes, a.dim(), "std");
-    n->ddof = ddof;
-    n->keepdims = keepdims;
-    set_history(out, n);
-    n->out = SavedTensor(out, true);
-  }
-  return out;
+  return record_reduction<StdBackward>(ops::unary(ops::UnaryOp::Sqrt, ops::var(a, axes, ddof, keepdims)), a, axes,
+                                       keepdims, "std", [&](StdBackward& n, const Tensor& out) {
+                                         n.a = SavedTensor(a);
+                                         n.out = SavedTensor(out, true);
+                                         n.ddof = ddof;
+                                       });
 }
 
 Tensor logsumexp(const Tensor& a, const std::vector<int64_t>& axes, bool keepdims) {
-  Tensor out = ops::logsumexp(a, axes, keepdims);
-  if (any_needs({&a})) {
-    auto n = make_node<LogSumExpBackward>({&a});
-    n->a = SavedTensor(a);
-    n->axes = normalize_axes(axes, a.dim(), "logsumexp");
-    n->keepdims = keepdims;
-    set_history(out, n);
-    n->out = SavedTensor(out, true);
-  }
-  return out;
+  return record_reduction<LogSumExpBackward>(ops::logsumexp(a, axes, keepdims), a, axes, keepdims, "logsumexp",
+                                             [&](LogSumExpBackward& n, const Tensor& out) {
+                                               n.a = SavedTensor(a);
+                                               n.out = SavedTensor(out, true);
+                                             });
 }
 
 Tensor softmax(const Tensor& a, int64_t axis) {
   Tensor out = ops::softmax(a, axis);
-  if (any_needs({&a})) {
-    auto n = make_node<SoftmaxBackward>({&a});
-    n->axis = normalize_dim(axis, a.dim(), "softmax");
-    set_history(out, n);
-    n->out = SavedTensor(out, true);
-  }
-  return out;
+  return record<SoftmaxBackward>(out, {&a}, [&](SoftmaxBackward& n) {
+    n.axis = normalize_dim(axis, a.dim(), "softmax");
+    n.out = SavedTensor(out, true);
+  });
 }
 
 Tensor log_softmax(const Tensor& a, int64_t axis) {
   Tensor out = ops::log_softmax(a, axis);
-  if (any_needs({&a})) {
-    auto n = make_node<LogSoftmaxBackward>({&a});
-    n->axis = normalize_dim(axis, a.dim(), "log_softmax");
-    set_history(out, n);
-    n->out = SavedTensor(out, true);
-  }
-  return out;
+  return record<LogSoftmaxBackward>(out, {&a}, [&](LogSoftmaxBackward& n) {
+    n.axis = normalize_dim(axis, a.dim(), "log_softmax");
+    n.out = SavedTensor(out, true);
+  });
 }
 
 Tensor sum_to(const Tensor& g, const Shape& shape) {
@@ -320,71 +251,44 @@ Tensor sum_to(const Tensor& g, const Shape& shape) {
 
 // ---- linear algebra ----
 Tensor matmul(const Tensor& a, const Tensor& b) {
-  Tensor out = ops::matmul(a, b);  // validates shapes (1-D operands handled as numpy does)
-  if (any_needs({&a, &b})) {
-    auto n = make_node<MatmulBackward>({&a, &b});
-    n->a = SavedTensor(a);
-    n->b = SavedTensor(b);
-    set_history(out, n);
-  }
-  return out;
+  // ops::matmul validates the shapes (1-D operands handled as numpy does)
+  return record<MatmulBackward>(ops::matmul(a, b), {&a, &b}, [&](MatmulBackward& n) {
+    n.a = SavedTensor(a);
+    n.b = SavedTensor(b);
+  });
 }
 
 // ---- views and shape ----
 template <class N = ReshapeBackward>
 static Tensor record_reshape_like(Tensor out, const Tensor& a) {
-  auto n = make_node<N>({&a});
-  n->in_shape = a.shape();
-  set_history(out, n);
-  return out;
+  return record<N>(std::move(out), {&a}, [&](N& n) { n.in_shape = a.shape(); });
 }
 
-Tensor reshape(const Tensor& a, const Shape& shape) {
-  Tensor out = ops::reshape(a, shape);
-  return any_needs({&a}) ? record_reshape_like(out, a) : out;
-}
+Tensor reshape(const Tensor& a, const Shape& shape) { return record_reshape_like(ops::reshape(a, shape), a); }
 
 Tensor transpose(const Tensor& a, int64_t dim0, int64_t dim1) {
-  Tensor out = views::transpose(a, dim0, dim1);
-  if (any_needs({&a})) {
-    auto n = make_node<TransposeBackward>({&a});
-    n->dim0 = dim0;
-    n->dim1 = dim1;
-    set_history(out, n);
-  }
-  return out;
+  return record<TransposeBackward>(views::transpose(a, dim0, dim1), {&a}, [&](TransposeBackward& n) {
+    n.dim0 = dim0;
+    n.dim1 = dim1;
+  });
 }
 
 Tensor permute(const Tensor& a, const std::vector<int64_t>& dims) {
-  Tensor out = views::permute(a, dims);
-  if (any_needs({&a})) {
-    auto n = make_node<PermuteBackward>({&a});
-    n->inverse.resize(dims.size());
-    for (size_t i = 0; i < dims.size(); ++i) n->inverse[normalize_dim(dims[i], a.dim(), "permute")] = static_cast<int64_t>(i);
-    set_history(out, n);
-  }
-  return out;
+  return record<PermuteBackward>(views::permute(a, dims), {&a}, [&](PermuteBackward& n) {
+    n.inverse.resize(dims.size());
+    for (size_t i = 0; i < dims.size(); ++i) n.inverse[normalize_dim(dims[i], a.dim(), "permute")] = static_cast<int64_t>(i);
+  });
 }
 
 Tensor expand(const Tensor& a, const Shape& shape) {
-  Tensor out = views::expand(a, shape);
-  if (any_needs({&a})) {
-    auto n = make_node<ExpandBackward>({&a});
-    n->in_shape = a.shape();
-    set_history(out, n);
-  }
-  return out;
+  return record<ExpandBackward>(views::expand(a, shape), {&a}, [&](ExpandBackward& n) { n.in_shape = a.shape(); });
 }
 
 Tensor squeeze(const Tensor& a, std::optional<int64_t> dim) {
-  Tensor out = views::squeeze(a, dim);
-  return any_needs({&a}) ? record_reshape_like<SqueezeBackward>(out, a) : out;
+  return record_reshape_like<SqueezeBackward>(views::squeeze(a, dim), a);
 }
 
-Tensor unsqueeze(const Tensor& a, int64_t dim) {
-  Tensor out = views::unsqueeze(a, dim);
-  return any_needs({&a}) ? record_reshape_like<UnsqueezeBackward>(out, a) : out;
-}
+Tensor unsqueeze(const Tensor& a, int64_t dim) { return record_reshape_like<UnsqueezeBackward>(views::unsqueeze(a, dim), a); }
 
 Tensor flatten(const Tensor& a, int64_t start_dim, int64_t end_dim) {
   if (a.dim() == 0) {  // a scalar flattens to (1,); its dims are checked as PyTorch does, as if it were 1-D
@@ -398,33 +302,23 @@ Tensor flatten(const Tensor& a, int64_t start_dim, int64_t end_dim) {
   for (int64_t i = s; i <= e; ++i) m *= a.shape()[i];
   shape.push_back(m);
   shape.insert(shape.end(), a.shape().begin() + e + 1, a.shape().end());
-  Tensor out = ops::reshape(a, shape);
-  return any_needs({&a}) ? record_reshape_like<FlattenBackward>(out, a) : out;
+  return record_reshape_like<FlattenBackward>(ops::reshape(a, shape), a);
 }
 
 Tensor index_view(const Tensor& a, const std::vector<views::IndexItem>& items) {
-  Tensor out = views::index(a, items);
-  if (any_needs({&a})) {
-    auto n = make_node<SliceBackward>({&a});
-    n->in_shape = a.shape();
-    n->items = items;
-    set_history(out, n);
-  }
-  return out;
+  return record<SliceBackward>(views::index(a, items), {&a}, [&](SliceBackward& n) {
+    n.in_shape = a.shape();
+    n.items = items;
+  });
 }
 
 Tensor index_scatter(const Tensor& g, const Shape& shape, const std::vector<views::IndexItem>& items) {
   Tensor out = ops::full(shape, 0.0, g.dtype());
   ops::copy_(views::index(out, items), g);
-  if (any_needs({&g})) {
-    auto n = make_node<IndexScatterBackward>({&g});
-    n->items = items;
-    set_history(out, n);
-  }
-  return out;
+  return record<IndexScatterBackward>(out, {&g}, [&](IndexScatterBackward& n) { n.items = items; });
 }
 
-static std::vector<views::IndexItem> slice_items(int64_t ndim, int64_t dim, int64_t start, std::optional<int64_t> stop) {
+static std::vector<views::IndexItem> slice_items(int64_t dim, int64_t start, std::optional<int64_t> stop) {
   std::vector<views::IndexItem> items(static_cast<size_t>(dim));
   for (auto& it : items) it.kind = views::IndexItem::Slice;
   views::IndexItem it;
@@ -443,30 +337,24 @@ static std::vector<views::IndexItem> slice_items(int64_t ndim, int64_t dim, int6
 Tensor narrow(const Tensor& a, int64_t dim, int64_t start, int64_t length) {
   dim = normalize_dim(dim, a.dim(), "narrow");
   views::narrow(a, dim, start, length);  // validates the range
-  return index_view(a, slice_items(a.dim(), dim, start, start + length));
+  return index_view(a, slice_items(dim, start, start + length));
 }
 
 Tensor select(const Tensor& a, int64_t dim, int64_t idx) {
   dim = normalize_dim(dim, a.dim(), "select");
-  return index_view(a, slice_items(a.dim(), dim, idx, std::nullopt));
+  return index_view(a, slice_items(dim, idx, std::nullopt));
 }
 
 Tensor contiguous(const Tensor& a) {
   if (a.is_contiguous()) return a;
-  Tensor out = ops::contiguous(a);
-  if (any_needs({&a})) set_history(out, make_node<ContiguousBackward>({&a}));
-  return out;
+  return record<ContiguousBackward>(ops::contiguous(a), {&a});
 }
 
 Tensor astype(const Tensor& a, DType dtype) {
   if (a.dtype() == dtype) return a;
   Tensor out = ops::astype(a, dtype);
-  if (any_needs({&a}) && is_floating(dtype)) {
-    auto n = make_node<ToDtypeBackward>({&a});
-    n->in_dtype = a.dtype();
-    set_history(out, n);
-  }
-  return out;
+  if (!is_floating(dtype)) return out;  // integer and bool results are not differentiable
+  return record<ToDtypeBackward>(out, {&a}, [&](ToDtypeBackward& n) { n.in_dtype = a.dtype(); });
 }
 
 Tensor detach(const Tensor& a) { return Tensor::view_of(a, a.shape(), a.strides(), a.offset()); }
@@ -474,82 +362,50 @@ Tensor detach(const Tensor& a) { return Tensor::view_of(a, a.shape(), a.strides(
 // ---- spatial windows ----
 // The padding value does not enter the gradient: padded entries copy no input element.
 Tensor im2col(const Tensor& x, const ops::Window2d& g, double pad_value) {
-  Tensor out = ops::im2col(x, g, pad_value);
-  if (any_needs({&x})) {
-    auto n = make_node<Im2ColBackward>({&x});
-    n->window = g;
-    set_history(out, n);
-  }
-  return out;
+  return record<Im2ColBackward>(ops::im2col(x, g, pad_value), {&x}, [&](Im2ColBackward& n) { n.window = g; });
 }
 
 Tensor col2im(const Tensor& cols, const ops::Window2d& g) {
-  Tensor out = ops::col2im(cols, g);
-  if (any_needs({&cols})) {
-    auto n = make_node<Col2ImBackward>({&cols});
-    n->window = g;
-    set_history(out, n);
-  }
-  return out;
+  return record<Col2ImBackward>(ops::col2im(cols, g), {&cols}, [&](Col2ImBackward& n) { n.window = g; });
 }
 
 // ---- indexing ----
 Tensor gather(const Tensor& a, int64_t dim, const Tensor& idx) {
-  Tensor out = ops::gather(a, dim, idx);
-  if (any_needs({&a})) {
-    auto n = make_node<GatherBackward>({&a});
-    n->in_shape = a.shape();
-    n->dim = dim;
-    n->idx = SavedTensor(idx);
-    set_history(out, n);
-  }
-  return out;
+  return record<GatherBackward>(ops::gather(a, dim, idx), {&a}, [&](GatherBackward& n) {
+    n.in_shape = a.shape();
+    n.dim = dim;
+    n.idx = SavedTensor(idx);
+  });
 }
 
 Tensor index_select(const Tensor& a, int64_t dim, const Tensor& idx) {
-  Tensor out = ops::index_select(a, dim, idx);
-  if (any_needs({&a})) {
-    auto n = make_node<IndexSelectBackward>({&a});
-    n->in_shape = a.shape();
-    n->dim = dim;
-    n->idx = SavedTensor(idx);
-    set_history(out, n);
-  }
-  return out;
+  return record<IndexSelectBackward>(ops::index_select(a, dim, idx), {&a}, [&](IndexSelectBackward& n) {
+    n.in_shape = a.shape();
+    n.dim = dim;
+    n.idx = SavedTensor(idx);
+  });
 }
 
 Tensor take(const Tensor& a, const Tensor& idx) {
-  Tensor out = ops::take(a, idx);
-  if (any_needs({&a})) {
-    auto n = make_node<TakeBackward>({&a});
-    n->in_shape = a.shape();
-    n->idx = SavedTensor(idx);
-    set_history(out, n);
-  }
-  return out;
+  return record<TakeBackward>(ops::take(a, idx), {&a}, [&](TakeBackward& n) {
+    n.in_shape = a.shape();
+    n.idx = SavedTensor(idx);
+  });
 }
 
 Tensor index_add(const Tensor& self, int64_t dim, const Tensor& idx, const Tensor& src) {
-  Tensor out = ops::index_add(self, dim, idx, src);
-  if (any_needs({&self, &src})) {
-    auto n = make_node<IndexAddBackward>({&self, &src});
-    n->dim = dim;
-    n->idx = SavedTensor(idx);
-    set_history(out, n);
-  }
-  return out;
+  return record<IndexAddBackward>(ops::index_add(self, dim, idx, src), {&self, &src}, [&](IndexAddBackward& n) {
+    n.dim = dim;
+    n.idx = SavedTensor(idx);
+  });
 }
 
 Tensor scatter_add(const Tensor& self, int64_t dim, const Tensor& idx, const Tensor& src) {
-  Tensor out = ops::scatter_add(self, dim, idx, src);
-  if (any_needs({&self, &src})) {
-    auto n = make_node<ScatterAddBackward>({&self, &src});
-    n->dim = dim;
-    n->src_shape = src.shape();
-    n->idx = SavedTensor(idx);
-    set_history(out, n);
-  }
-  return out;
+  return record<ScatterAddBackward>(ops::scatter_add(self, dim, idx, src), {&self, &src}, [&](ScatterAddBackward& n) {
+    n.dim = dim;
+    n.src_shape = src.shape();
+    n.idx = SavedTensor(idx);
+  });
 }
 
 Tensor embedding(const Tensor& weight, const Tensor& indices) {
@@ -567,44 +423,38 @@ Tensor embedding(const Tensor& weight, const Tensor& indices) {
                        " (valid token ids are 0 to ", V - 1, ")");
   Shape out_shape = indices.shape();
   out_shape.push_back(weight.shape()[1]);
-  Tensor out = ops::reshape(ops::index_select(weight, 0, flat), out_shape);
-  if (any_needs({&weight})) {
-    auto n = make_node<EmbeddingBackward>({&weight});
-    n->weight_shape = weight.shape();
-    n->idx = SavedTensor(flat);
-    set_history(out, n);
-  }
+  return record<EmbeddingBackward>(ops::reshape(ops::index_select(weight, 0, flat), out_shape), {&weight},
+                                   [&](EmbeddingBackward& n) {
+                                     n.weight_shape = weight.shape();
+                                     n.idx = SavedTensor(flat);
+                                   });
+}
+
+// cat and stack take a list of inputs: their node gets one edge per tensor.
+template <class N, class Save>
+static Tensor record_list(Tensor out, const std::vector<Tensor>& ts, Save&& save) {
+  bool needs = false;
+  for (auto& t : ts) needs = needs || any_needs({&t});
+  if (!needs) return out;
+  auto n = std::make_shared<N>();
+  for (auto& t : ts) n->next_edges.push_back(gradient_edge(t));
+  save(*n);
+  set_history(out, n);
   return out;
 }
 
 Tensor cat(const std::vector<Tensor>& ts, int64_t dim) {
-  Tensor out = ops::cat(ts, dim);
-  bool needs = false;
-  for (auto& t : ts) needs = needs || any_needs({&t});
-  if (needs) {
-    auto n = std::make_shared<CatBackward>();
-    n->dim = normalize_dim(dim, ts[0].dim(), "cat");
-    for (auto& t : ts) {
-      n->next_edges.push_back(gradient_edge(t));
-      n->sizes.push_back(t.shape()[n->dim]);
-    }
-    set_history(out, n);
-  }
-  return out;
+  return record_list<CatBackward>(ops::cat(ts, dim), ts, [&](CatBackward& n) {
+    n.dim = normalize_dim(dim, ts[0].dim(), "cat");
+    for (auto& t : ts) n.sizes.push_back(t.shape()[n.dim]);
+  });
 }
 
 Tensor stack(const std::vector<Tensor>& ts, int64_t dim) {
-  Tensor out = ops::stack(ts, dim);
-  bool needs = false;
-  for (auto& t : ts) needs = needs || any_needs({&t});
-  if (needs) {
-    auto n = std::make_shared<StackBackward>();
-    n->dim = normalize_dim(dim, ts[0].dim() + 1, "stack");
-    n->count = ts.size();
-    for (auto& t : ts) n->next_edges.push_back(gradient_edge(t));
-    set_history(out, n);
-  }
-  return out;
+  return record_list<StackBackward>(ops::stack(ts, dim), ts, [&](StackBackward& n) {
+    n.dim = normalize_dim(dim, ts[0].dim() + 1, "stack");
+    n.count = ts.size();
+  });
 }
 
 // ---- neural-network functions ----
@@ -613,13 +463,7 @@ Tensor dropout(const Tensor& a, double p, bool training) {
   if (!training || p == 0) return a;
   if (p == 1) return mul(a, scalar_like(0, a));
   Tensor mask = ops::bernoulli_mask(a.shape(), 1 - p, is_floating(a.dtype()) ? a.dtype() : DType::Float32);
-  Tensor out = ops::mul(a, mask);
-  if (any_needs({&a})) {
-    auto n = make_node<DropoutBackward>({&a});
-    n->mask = SavedTensor(mask);
-    set_history(out, n);
-  }
-  return out;
+  return record<DropoutBackward>(ops::mul(a, mask), {&a}, [&](DropoutBackward& n) { n.mask = SavedTensor(mask); });
 }
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore_index) {
@@ -630,31 +474,24 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore
   if (targets.shape() != tshape)
     fail<ValueError>("cross_entropy: targets of shape ", shape_str(targets.shape()), " do not match logits of shape ",
                      shape_str(logits.shape()), " (expected targets of shape ", shape_str(tshape), ")");
-  Tensor L = ops::reshape(logits, {-1, C});
   Tensor T = ops::reshape(targets, {-1});
-  auto r = ops::cross_entropy(L, T, ignore_index);
-  if (any_needs({&logits})) {
-    auto n = make_node<CrossEntropyBackward>({&logits, &targets});
-    n->logits = SavedTensor(logits);
-    n->targets = SavedTensor(T);
-    n->weights = SavedTensor(r.weights);
-    set_history(r.loss, n);
-  }
-  return r.loss;
+  auto r = ops::cross_entropy(ops::reshape(logits, {-1, C}), T, ignore_index);
+  if (!any_needs({&logits})) return r.loss;  // targets are never differentiable
+  return record<CrossEntropyBackward>(r.loss, {&logits, &targets}, [&](CrossEntropyBackward& n) {
+    n.logits = SavedTensor(logits);
+    n.targets = SavedTensor(T);
+    n.weights = SavedTensor(r.weights);
+  });
 }
 
 Tensor mse_loss(const Tensor& pred, const Tensor& target) {
-  Shape s = broadcast_shapes(pred.shape(), target.shape(), "mse_loss");
+  broadcast_shapes(pred.shape(), target.shape(), "mse_loss");  // a mismatch names mse_loss, not sub
   Tensor diff = ops::sub(pred, target);
   Tensor out = ops::reduce(ops::ReduceOp::Mean, ops::mul(diff, diff), {}, false);
-  (void)s;
-  if (any_needs({&pred, &target})) {
-    auto n = make_node<MSEBackward>({&pred, &target});
-    n->p = SavedTensor(pred);
-    n->t = SavedTensor(target);
-    set_history(out, n);
-  }
-  return out;
+  return record<MSEBackward>(out, {&pred, &target}, [&](MSEBackward& n) {
+    n.p = SavedTensor(pred);
+    n.t = SavedTensor(target);
+  });
 }
 
 Tensor bce_loss(const Tensor& pred, const Tensor& target) {
@@ -668,14 +505,11 @@ Tensor bce_loss(const Tensor& pred, const Tensor& target) {
   Tensor ll = ops::add(ops::mul(T, ops::unary(ops::UnaryOp::Log, P)),
                        ops::mul(ops::sub(one, T), ops::unary(ops::UnaryOp::Log, ops::sub(one, P))));
   Tensor out = ops::unary(ops::UnaryOp::Neg, ops::reduce(ops::ReduceOp::Mean, ll, {}, false));
-  if (any_needs({&pred, &target})) {
-    auto n = make_node<BCEBackward>({&pred, &target});
-    n->p = SavedTensor(pred);
-    n->t = SavedTensor(T);
-    n->eps = eps;
-    set_history(out, n);
-  }
-  return out;
+  return record<BCEBackward>(out, {&pred, &target}, [&](BCEBackward& n) {
+    n.p = SavedTensor(pred);
+    n.t = SavedTensor(T);
+    n.eps = eps;
+  });
 }
 
 // ---- autograd state ----

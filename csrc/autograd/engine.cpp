@@ -12,8 +12,8 @@
 //
 // backward() runs that DAG in reverse without recursion (a chain of 100,000
 // ops must not overflow any stack, Python's or C's). It is split into the
-// steps below, one short function each, in the order run_backward (at the
-// bottom of this file) calls them; PyTorch's engine is split the same way
+// steps below, one short function each, in the order run_backward (near
+// the bottom of this file) calls them; PyTorch's engine is split the same way
 // (compute_dependencies, evaluate_function, call_function).
 //
 //  1. Check arguments (check_arguments, make_graph_task): one seed per
@@ -45,6 +45,10 @@
 //     summed into its consumer's input buffer (fan-out: a tensor used twice
 //     gets the sum of both gradients); a consumer whose last gradient has
 //     arrived is queued.
+//
+// backward(inputs=[...]) (backward_into) is autograd.grad's walk followed by
+// one more step: each captured gradient is added into its input's .grad by
+// the same AccumulateGrad a leaf uses, so the two never differ.
 //
 // After a node runs, its saved tensors are freed unless retain_graph; a
 // second backward through it then raises a RuntimeError that says so. With
@@ -297,6 +301,7 @@ TensorList call_function(const GraphTask& task, Node* node, AccumulateGrad* sink
   if (sink) {
     if (task.accumulate_into_leaves && any_grad) node->apply(std::move(grads));
   } else if (any_grad) {
+    if (node->released && !node->saved_tensors.empty()) node->check_not_released();  // its saved tensors are gone
     out = node->apply(std::move(grads));
     if (out.size() != node->next_edges.size())
       fail<RuntimeError>(node->name(), " returned ", out.size(), " gradients but its forward op had ",
@@ -367,6 +372,14 @@ TensorList run_backward(const TensorList& roots, const TensorList& seeds, bool r
   }
   if (!inputs.empty() && !allow_unused) check_inputs_used(task);
   return std::move(task.captured);
+}
+
+void backward_into(const TensorList& roots, const TensorList& seeds, bool retain_graph, bool create_graph,
+                   const TensorList& inputs) {
+  TensorList grads = run_backward(roots, seeds, retain_graph, create_graph, inputs, /*allow_unused=*/true);
+  GradModeGuard grad_mode(create_graph);  // as inside run_backward: a create_graph .grad stays differentiable
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (grads[i].defined()) AccumulateGrad(inputs[i].impl).apply({std::move(grads[i])});
 }
 
 }  // namespace tt

@@ -11,4 +11,10 @@ namespace tt {
 TensorList run_backward(const TensorList& roots, const TensorList& seeds, bool retain_graph,
                         bool create_graph, const TensorList& inputs, bool allow_unused);
 
+// Tensor.backward(inputs=[...]): like run_backward with `inputs`, but each
+// input's gradient is then accumulated into its .grad (as a leaf's would be),
+// and only theirs.
+void backward_into(const TensorList& roots, const TensorList& seeds, bool retain_graph, bool create_graph,
+                   const TensorList& inputs);
+
 }  // namespace tt

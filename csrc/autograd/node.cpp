@@ -51,6 +51,13 @@ void Node::check_not_released() const {
                        "backward through the graph again.");
 }
 
+void Node::release_saved() {
+  for (SavedTensor* s : saved_tensors) s->reset();
+  released = true;
+}
+
+SavedTensor::SavedTensor(Node* owner) { owner->saved_tensors.push_back(this); }
+
 SavedTensor::SavedTensor(const Tensor& t, bool output) : version(t.defined() ? t.version() : 0), is_output(output) {
   if (!t.defined()) return;
   if (output) {
@@ -94,6 +101,16 @@ Edge gradient_edge(const Tensor& t) {
     m.grad_accumulator = acc;
   }
   return {acc, 0};
+}
+
+void set_requires_grad(const Tensor& t, bool requires_grad, const char* op) {
+  if (requires_grad && !is_floating(t.dtype()))
+    fail<TypeError>(op, ": only floating-point tensors can require gradients, got ", dtype_name(t.dtype()),
+                    "; make it a float tensor first (dtype=tinytorch.float32, or .float())");
+  if (!requires_grad && !t.is_leaf())
+    fail<RuntimeError>(op, ": you can only change requires_grad of leaf tensors; "
+                           "use .detach() to get a tensor that does not require grad");
+  t.impl->requires_grad = requires_grad;
 }
 
 void set_history(Tensor& out, const std::shared_ptr<Node>& node, uint32_t output_nr) {

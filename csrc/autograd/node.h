@@ -15,6 +15,7 @@
 namespace tt {
 
 struct Node;
+struct SavedTensor;
 using TensorList = std::vector<Tensor>;
 
 struct Edge {
@@ -42,8 +43,12 @@ struct Node : std::enable_shared_from_this<Node> {
   // grads[i] is the gradient w.r.t. forward output i (may be undefined: zero).
   // Returns one gradient per next_edge (undefined where an input needs none).
   virtual TensorList apply(TensorList&& grads) = 0;
-  // Frees saved tensors; a later apply() must raise a RuntimeError.
-  virtual void release_saved() { released = true; }
+  // The tensors this node saved for its backward (each SavedTensor member
+  // declared `SavedTensor a{this};` registers itself here).
+  std::vector<SavedTensor*> saved_tensors;
+  // Frees the saved tensors after a backward without retain_graph; the engine
+  // then refuses to run this node again (check_not_released).
+  virtual void release_saved();
   void check_not_released() const;
 };
 
@@ -65,6 +70,8 @@ struct SavedTensor {
   uint32_t output_nr = 0;
 
   SavedTensor() = default;
+  // A node's member: registers with `owner`, which frees it in release_saved().
+  explicit SavedTensor(Node* owner);
   SavedTensor(const Tensor& t, bool output = false);
   // Returns the tensor (re-linked to `self` when it is the node's own output,
   // so double backward sees it as a function of the inputs).
@@ -75,6 +82,10 @@ struct SavedTensor {
 // ---- helpers used by every differentiable op ----
 bool needs_grad(const Tensor& t);  // GradMode on and t.requires_grad
 Edge gradient_edge(const Tensor& t);  // undefined Edge when t does not require grad
+// The one rule for which tensors may require gradients (floating-point ones),
+// and that only leaves may stop requiring them. `op` is the name the user
+// called (Tensor, zeros, requires_grad, ...), for the message.
+void set_requires_grad(const Tensor& t, bool requires_grad, const char* op);
 // Connects `out` to `node` as its output number `output_nr`.
 void set_history(Tensor& out, const std::shared_ptr<Node>& node, uint32_t output_nr = 0);
 // Creation trace hook: the Python glue installs a function returning the

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "core/views.h"
 
 namespace tt::ops {
 
@@ -93,6 +94,17 @@ Tensor cat(const std::vector<Tensor>& ts, int64_t dim);
 Tensor stack(const std::vector<Tensor>& ts, int64_t dim);
 Tensor one_hot(const Tensor& index, int64_t num_classes);  // float32 result
 Tensor nonzero(const Tensor& a);                           // (n, ndim) int64, for boolean-mask indexing
+
+// One entry of an advanced-indexing key (t[idx_array, 1:3, mask]).
+struct AdvancedItem {
+  enum Kind { Basic, NewAxis, Ellipsis, Array, Mask } kind = Basic;
+  views::IndexItem basic;  // Basic: an Int or a Slice
+  Tensor array;            // Array: int64 indices; Mask: bool (a 0-d one is a bare True/False)
+  bool new_axis = false;   // an Array indexing a new length-1 axis (what a bare True/False becomes)
+};
+// numpy's advanced indexing as flat row-major positions into a tensor of `shape`,
+// in the result's shape (ops/advanced_index.cpp); t[key] is take(t, positions).
+Tensor advanced_positions(const Shape& shape, const std::vector<AdvancedItem>& key);
 
 // ---- spatial (ops/spatial.cpp): convolution and pooling as im2col + matmul ----
 // The geometry of a 2-D window sliding over (N, C, H, W) images.

@@ -1,10 +1,11 @@
-// Autograd from Python: backward/grad, grad modes, hooks, the graph's node
-// types (so type(t.grad_fn).__name__ is "AddBackward"), and custom Python
-// Functions whose backward the C++ engine calls.
+// Autograd from Python: the graph's node types (so type(t.grad_fn).__name__
+// is "AddBackward"), a tensor's grad state and hooks, the engine call behind
+// backward()/grad(), grad modes, and custom Python Functions whose backward
+// the C++ engine calls (PyFunctionNode).
 #include "autograd/backward.h"
 #include "autograd/engine.h"
 #include "autograd/grad_mode.h"
-#include "python/convert.h"
+#include "python/bindings.h"
 #include "python/hook_gc.h"
 
 namespace ttpy {
@@ -115,6 +116,33 @@ void clear_function_node_ctx(tt::Node* n) {
   if (auto* f = dynamic_cast<PyFunctionNode*>(n); f && f->ctx) f->ctx->obj = py::none();
 }
 
+static py::object get_grad(const Tensor& t) {
+  if (!t.impl->meta || !t.impl->meta->grad) return py::none();
+  return py::cast(Tensor(t.impl->meta->grad));
+}
+
+// t.grad = g: a Tensor or array of t's shape and dtype.
+static void set_grad(const Tensor& t, const py::handle& value) {
+  if (value.is_none()) {
+    if (t.impl->meta) t.impl->meta->grad.reset();
+    return;
+  }
+  Tensor g = py::isinstance<tt::TensorImpl>(value) ? value.cast<Tensor>()
+                                                   : tensor_from_py(value, numpy_dtype(t.dtype()), false);
+  if (g.shape() != t.shape())
+    throw tt::ValueError("grad: assigned gradient has shape " + tt::shape_str(g.shape()) +
+                         " but the tensor has shape " + tt::shape_str(t.shape()));
+  if (g.dtype() != t.dtype())
+    throw tt::TypeError(std::string("grad: assigned grad has data of a different type (") +
+                        tt::dtype_name(g.dtype()) + ") than the tensor (" + tt::dtype_name(t.dtype()) +
+                        "); convert it first, e.g. g.astype(" + tt::dtype_name(t.dtype()) + ")");
+  // Backward adds into .grad in place: an expanded (stride-0) view would
+  // add every contribution into the one shared element, so a
+  // non-contiguous gradient is stored as a contiguous copy.
+  if (!g.is_contiguous()) g = tt::ops::contiguous(g);
+  t.impl->autograd().grad = g.impl;
+}
+
 static std::string capture_python_trace() {
   py::gil_scoped_acquire gil;
   try {
@@ -127,14 +155,15 @@ static std::string capture_python_trace() {
   }
 }
 
-template <class T>
+template <class T, class Base>
 static void node_type(py::module_& m, const char* name) {
-  py::class_<T, Node, std::shared_ptr<T>>(m, name);
+  py::class_<T, Base, std::shared_ptr<T>>(m, name);
 }
 
-void bind_autograd(py::module_& m) {
-  tt::g_capture_trace = &capture_python_trace;
-
+// The Python classes of the graph's nodes (type(y.grad_fn).__name__ ==
+// "MulBackward"), one per node of autograd/ops.def, and _C._unary_ops: the
+// (function, node) pairs of its unary lines, for tests/core/test_op_table.py.
+static void bind_node_types(py::module_& m) {
   py::class_<Node, std::shared_ptr<Node>>(m, "Node")
       .def("name", &Node::name)
       .def_property_readonly("next_functions", [](const Node& n) {
@@ -154,72 +183,31 @@ void bind_autograd(py::module_& m) {
   py::class_<tt::AccumulateGrad, Node, std::shared_ptr<tt::AccumulateGrad>>(m, "AccumulateGrad")
       .def_property_readonly("variable", [](const tt::AccumulateGrad& a) { return a.variable; });
   py::class_<PyFunctionNode, Node, std::shared_ptr<PyFunctionNode>>(m, "PyFunctionBackward");
-#define TT_NODE_TYPE(T) node_type<tt::T>(m, #T);
-  TT_NODE_TYPE(AddBackward) TT_NODE_TYPE(SubBackward) TT_NODE_TYPE(MulBackward) TT_NODE_TYPE(DivBackward)
-  TT_NODE_TYPE(PowBackward) TT_NODE_TYPE(MaximumBackward) TT_NODE_TYPE(NegBackward) TT_NODE_TYPE(AbsBackward)
-  TT_NODE_TYPE(ExpBackward) TT_NODE_TYPE(LogBackward) TT_NODE_TYPE(SqrtBackward) TT_NODE_TYPE(SinBackward)
-  TT_NODE_TYPE(CosBackward) TT_NODE_TYPE(TanhBackward) TT_NODE_TYPE(SigmoidBackward) TT_NODE_TYPE(ReLUBackward)
-  TT_NODE_TYPE(GELUBackward) TT_NODE_TYPE(ClipBackward) TT_NODE_TYPE(WhereBackward) TT_NODE_TYPE(MaskedFillBackward)
-  TT_NODE_TYPE(SumBackward) TT_NODE_TYPE(MeanBackward) TT_NODE_TYPE(MaxBackward) TT_NODE_TYPE(VarBackward)
-  TT_NODE_TYPE(StdBackward) TT_NODE_TYPE(LogSumExpBackward) TT_NODE_TYPE(SoftmaxBackward)
-  TT_NODE_TYPE(LogSoftmaxBackward) TT_NODE_TYPE(MatmulBackward) TT_NODE_TYPE(TransposeBackward)
-  TT_NODE_TYPE(PermuteBackward) TT_NODE_TYPE(ReshapeBackward) TT_NODE_TYPE(ExpandBackward)
-  TT_NODE_TYPE(SliceBackward) TT_NODE_TYPE(IndexScatterBackward) TT_NODE_TYPE(ContiguousBackward)
-  TT_NODE_TYPE(ToDtypeBackward) TT_NODE_TYPE(CatBackward) TT_NODE_TYPE(StackBackward) TT_NODE_TYPE(GatherBackward)
-  TT_NODE_TYPE(ScatterAddBackward) TT_NODE_TYPE(IndexSelectBackward) TT_NODE_TYPE(IndexAddBackward)
-  TT_NODE_TYPE(TakeBackward) TT_NODE_TYPE(EmbeddingBackward) TT_NODE_TYPE(DropoutBackward)
-  TT_NODE_TYPE(CrossEntropyBackward) TT_NODE_TYPE(MSEBackward)
-  TT_NODE_TYPE(BCEBackward) TT_NODE_TYPE(ErfBackward) TT_NODE_TYPE(ProdBackward)
-  TT_NODE_TYPE(StepBackward) TT_NODE_TYPE(Im2ColBackward) TT_NODE_TYPE(Col2ImBackward)
-#undef TT_NODE_TYPE
-  py::class_<tt::MinimumBackward, tt::MaximumBackward, std::shared_ptr<tt::MinimumBackward>>(m, "MinimumBackward");
-  py::class_<tt::MinBackward, tt::MaxBackward, std::shared_ptr<tt::MinBackward>>(m, "MinBackward");
-  py::class_<tt::SqueezeBackward, tt::ReshapeBackward, std::shared_ptr<tt::SqueezeBackward>>(m, "SqueezeBackward");
-  py::class_<tt::UnsqueezeBackward, tt::ReshapeBackward, std::shared_ptr<tt::UnsqueezeBackward>>(m, "UnsqueezeBackward");
-  py::class_<tt::FlattenBackward, tt::ReshapeBackward, std::shared_ptr<tt::FlattenBackward>>(m, "FlattenBackward");
+  py::list unary_ops;
+#define TT_UNARY_OP(NAME, OP, NODE, SAVES)             \
+  node_type<tt::NODE, Node>(m, #NODE);                \
+  unary_ops.append(py::make_tuple(#NAME, #NODE));
+#define TT_NODE_CLASS(NODE, BASE) node_type<tt::NODE, tt::BASE>(m, #NODE);
+#include "autograd/ops.def"
+#undef TT_NODE_CLASS
+#undef TT_UNARY_OP
+  m.attr("_unary_ops") = py::tuple(unary_ops);
+}
 
-  // tensor autograd state
-  auto cls = py::reinterpret_borrow<py::class_<tt::TensorImpl, tt::TensorPtr>>(m.attr("Tensor"));
+// A tensor's autograd state: requires_grad, grad, grad_fn, is_leaf, hooks.
+static void bind_grad_state(py::module_& m) {
+  TensorClass cls = tensor_class(m);
   cls.def_property(
       "requires_grad", [](const tt::TensorImpl& t) { return t.requires_grad; },
-      [](const Tensor& t, bool v) {
-        if (v && !tt::is_floating(t.dtype()))
-          throw tt::TypeError(std::string("requires_grad: only floating-point tensors can require gradients, got ") +
-                              tt::dtype_name(t.dtype()));
-        if (!v && !t.is_leaf())
-          throw tt::RuntimeError("requires_grad: you can only change requires_grad of leaf tensors; "
-                                 "use .detach() to get a tensor that does not require grad");
-        t.impl->requires_grad = v;
-      });
+      [](const Tensor& t, bool v) { tt::set_requires_grad(t, v, "requires_grad"); });
+  cls.def("requires_grad_", [](const Tensor& t, bool v) {
+    tt::set_requires_grad(t, v, "requires_grad_");
+    return t;
+  }, py::arg("requires_grad") = true);
   cls.def_property_readonly("grad_fn", [](const Tensor& t) { return t.grad_fn(); });
   cls.def_property_readonly("_grad_fn", [](const Tensor& t) { return t.grad_fn(); });
   cls.def_property_readonly("is_leaf", [](const Tensor& t) { return t.is_leaf(); });
-  cls.def_property(
-      "grad",
-      [](const Tensor& t) -> py::object {
-        if (!t.impl->meta || !t.impl->meta->grad) return py::none();
-        return py::cast(Tensor(t.impl->meta->grad));
-      },
-      [](const Tensor& t, const py::handle& value) {
-        if (value.is_none()) {
-          if (t.impl->meta) t.impl->meta->grad.reset();
-          return;
-        }
-        Tensor g = py::isinstance<tt::TensorImpl>(value) ? value.cast<Tensor>()
-                                                         : tensor_from_py(value, numpy_dtype(t.dtype()), false);
-        if (g.shape() != t.shape())
-          throw tt::ValueError("grad: assigned gradient has shape " + tt::shape_str(g.shape()) +
-                               " but the tensor has shape " + tt::shape_str(t.shape()));
-        if (g.dtype() != t.dtype())
-          throw tt::TypeError(std::string("grad: assigned grad has data of a different type (") +
-                              tt::dtype_name(g.dtype()) + ") than the tensor (" + tt::dtype_name(t.dtype()) +
-                              "); convert it first, e.g. g.astype(" + tt::dtype_name(t.dtype()) + ")");
-        // Backward adds into .grad in place: an expanded (stride-0) view would
-        // add every contribution into the one shared element, so a
-        // non-contiguous gradient is stored as a contiguous copy.
-        if (!g.is_contiguous()) g = tt::ops::contiguous(g);
-        t.impl->autograd().grad = g.impl;
-      });
+  cls.def_property("grad", &get_grad, &set_grad);
   cls.def("retain_grad", [](const Tensor& t) { tt::retain_grad(t); });
   cls.def_property_readonly("retains_grad", [](const Tensor& t) { return t.impl->meta && t.impl->meta->retains_grad; });
   m.def("_register_hook", [](const Tensor& t, py::object fn) {
@@ -235,7 +223,10 @@ void bind_autograd(py::module_& m) {
     forget_hook(t, id);
     tt::remove_hook(t, id);
   });
+}
 
+// The engine (autograd/engine.cpp) and its modes.
+static void bind_engine(py::module_& m) {
   m.def("_run_backward", [](const std::vector<Tensor>& roots, const std::vector<std::optional<Tensor>>& seeds,
                             bool retain_graph, bool create_graph, const std::vector<Tensor>& inputs, bool allow_unused) {
     tt::TensorList s;
@@ -249,12 +240,21 @@ void bind_autograd(py::module_& m) {
     for (auto& t : r) out.push_back(t.defined() ? std::optional<Tensor>(t) : std::nullopt);
     return out;
   });
-
+  m.def("_backward_into", [](const std::vector<Tensor>& roots, const std::vector<std::optional<Tensor>>& seeds,
+                             bool retain_graph, bool create_graph, const std::vector<Tensor>& inputs) {
+    tt::TensorList s;
+    for (auto& x : seeds) s.push_back(x ? *x : Tensor());
+    py::gil_scoped_release nogil;
+    tt::backward_into(roots, s, retain_graph, create_graph, inputs);
+  });
   m.def("is_grad_enabled", &tt::GradMode::is_enabled);
   m.def("_set_grad_enabled", &tt::GradMode::set_enabled);
   m.def("_is_anomaly_enabled", &tt::AnomalyMode::is_enabled);
   m.def("_set_anomaly_enabled", &tt::AnomalyMode::set_enabled);
+}
 
+// Custom Python Functions (tinytorch.autograd.Function) inside the graph.
+static void bind_custom_functions(py::module_& m) {
   // Connects the outputs of a custom Function to a PyFunctionNode.
   m.def("_record_function", [](py::object backward_fn, py::object ctx, const std::string& name, py::sequence args,
                                std::vector<Tensor> outputs) {
@@ -288,16 +288,20 @@ void bind_autograd(py::module_& m) {
     tt::set_history(v, node, output_nr);
     return v;
   });
-  // After an in-place write recorded as `updated` (see core/tensor.py's
-  // __setitem__), `t` takes updated's place in the graph.
+  // After an in-place write recorded as `updated` (t[key] = v inside a graph), `t` takes updated's place.
   m.def("_rebase_history", [](Tensor t, const Tensor& updated) {
     if (!updated.requires_grad() || !updated.grad_fn())
       throw tt::RuntimeError("_rebase_history: the updated tensor has no graph to take over");
     tt::set_history(t, updated.grad_fn(), updated.impl->meta->output_nr);
   });
-  m.def("_prod", [](const Tensor& t, const py::handle& axis, bool keepdims) {
-    return tt::prod(t, axes_from_py(axis), keepdims);
-  }, py::arg("t"), py::arg("axis") = py::none(), py::arg("keepdims") = false);
+}
+
+void bind_autograd(py::module_& m) {
+  tt::g_capture_trace = &capture_python_trace;
+  bind_node_types(m);
+  bind_grad_state(m);
+  bind_engine(m);
+  bind_custom_functions(m);
 }
 
 // Pure shape/stride helpers, exposed so they can be tested directly.

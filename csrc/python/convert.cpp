@@ -13,7 +13,7 @@ DType dtype_from_py(const py::handle& obj) {
   try {
     d = py::dtype::from_args(py::reinterpret_borrow<py::object>(obj));
   } catch (py::error_already_set&) {
-    throw tt::TypeError("unsupported dtype " + std::string(py::str(obj)) +
+    throw ArgumentError("unsupported dtype " + std::string(py::str(obj)) +
                         "; tinytorch supports float32, float64, int64 and bool");
   }
   char kind = d.kind();
@@ -22,7 +22,7 @@ DType dtype_from_py(const py::handle& obj) {
   if (kind == 'f' && size == 8) return DType::Float64;
   if (kind == 'i' && size == 8) return DType::Int64;
   if (kind == 'b') return DType::Bool;
-  throw tt::TypeError("unsupported dtype " + std::string(py::str(obj)) +
+  throw ArgumentError("unsupported dtype " + std::string(py::str(obj)) +
                       "; tinytorch supports float32, float64, int64 and bool (convert with .astype first)");
 }
 
@@ -53,7 +53,7 @@ static void release_pyobject(void* ctx, char*) {
 static void check_element_types(const py::handle& data, const py::array& arr) {
   char kind = arr.dtype().kind();
   auto refuse = [&](const py::handle& bad) {
-    throw tt::TypeError("Tensor: cannot make a tensor from " + std::string(py::str(py::type::of(bad).attr("__name__"))) +
+    throw ArgumentError("cannot make a tensor from " + std::string(py::str(py::type::of(bad).attr("__name__"))) +
                         " data" + (bad.ptr() == data.ptr() ? "" : " (found inside " +
                         std::string(py::str(py::type::of(data).attr("__name__"))) + ")") +
                         "; pass numbers (float, int or bool), nested lists of them or a numpy array");
@@ -99,7 +99,7 @@ Tensor tensor_from_py(const py::handle& data, const py::handle& dtype, bool allo
   }
   char kind = arr.dtype().kind();
   if (kind != 'b' && kind != 'i' && kind != 'u' && kind != 'f')
-    throw tt::TypeError("Tensor: cannot make a tensor from numpy dtype " + std::string(py::str(arr.dtype())) +
+    throw ArgumentError("cannot make a tensor from numpy dtype " + std::string(py::str(arr.dtype())) +
                         "; pass numbers (float, int or bool)");
   DType want = dtype.is_none() ? default_dtype_for(arr) : dtype_from_py(dtype);
   // uint64 values above 2**63-1 would wrap to negative int64s.
@@ -173,7 +173,7 @@ Tensor operand(const py::handle& obj, const Tensor& other) {
   if (PyFloat_Check(obj.ptr()))
     return tt::ops::scalar_tensor(PyFloat_AS_DOUBLE(obj.ptr()), tt::is_floating(od) ? od : DType::Float32);
   if (!is_operand(obj))
-    throw py::type_error("unsupported operand type " + std::string(py::str(py::type::of(obj))) +
+    throw ArgumentError("unsupported operand type " + std::string(py::str(py::type::of(obj))) +
                          " for a tinytorch Tensor; use a Tensor, numpy array or Python number");
   py::array arr = py::module_::import("numpy").attr("asarray")(obj);
   // Unsigned numpy integers (np.uint64(2**64-1)) next to a float tensor are
@@ -316,6 +316,50 @@ tt::Shape shape_from_args(const py::args& args, const char* op) {
   tt::Shape s;
   for (auto d : args) s.push_back(int_from_py(d, op, "a dimension"));
   return s;
+}
+
+}  // namespace ttpy
+
+namespace ttpy {
+
+Tensor as_tensor(const py::handle& obj) {
+  if (py::isinstance<tt::TensorImpl>(obj)) return obj.cast<Tensor>();
+  return tensor_from_py(obj, py::none());
+}
+
+Tensor as_index(const py::handle& obj, const char* op) {
+  Tensor t = py::isinstance<tt::TensorImpl>(obj) ? obj.cast<Tensor>() : tensor_from_py(obj, py::dtype::of<int64_t>());
+  if (t.dtype() != DType::Int64)
+    throw tt::TypeError(std::string(op) + ": index must be an int64 tensor, got " + tt::dtype_name(t.dtype()) +
+                        "; convert it with .long()");
+  return t;
+}
+
+std::vector<Tensor> tensor_list(const py::handle& seq, const char* op) {
+  if (py::isinstance<tt::TensorImpl>(seq) || !(PyList_Check(seq.ptr()) || PyTuple_Check(seq.ptr())))
+    throw tt::TypeError(std::string(op) + ": expected a list or tuple of tensors, got " +
+                        std::string(py::str(py::type::of(seq).attr("__name__"))) + "; e.g. tt." + op + "([a, b])");
+  std::vector<Tensor> ts;
+  for (auto item : seq) {
+    try {
+      ts.push_back(as_tensor(item));
+    } catch (const tt::TypeError& e) {  // "cannot make a tensor from NoneType": name the op and the item
+      throw tt::TypeError(std::string(op) + ": item " + std::to_string(ts.size()) + " is not a tensor (" + e.what() +
+                          ")");
+    }
+  }
+  if (ts.empty()) throw tt::ValueError(std::string(op) + ": expected a non-empty list of tensors");
+  return ts;
+}
+
+void check_no_out(const py::handle& out, const char* op) {
+  if (!out.is_none())
+    throw tt::TypeError(std::string(op) + ": out= is not supported by tinytorch; use the returned tensor "
+                        "(y = t." + op + "(...)) instead");
+}
+
+Tensor with_dtype(const Tensor& t, const py::handle& dtype) {
+  return dtype.is_none() ? t : tt::astype(t, dtype_from_py(dtype));
 }
 
 }  // namespace ttpy

@@ -34,6 +34,14 @@ namespace ttpy {
 using tt::DType;
 using tt::Tensor;
 
+// A conversion error raised where the called function's name is not known
+// (turning an argument into a tensor or dtype). Every binding's shim
+// (python/arg_errors.cpp) puts the name in front: "where: cannot make a tensor
+// from str data; ...". It is a TypeError for Python.
+struct ArgumentError : tt::TypeError {
+  using tt::TypeError::TypeError;
+};
+
 DType dtype_from_py(const py::handle& obj);     // np.float32, "float32", float, tt.float32 ...
 py::dtype numpy_dtype(DType d);
 // Tensor from any Python data (scalar, nested list, ndarray, Tensor). dtype None =
@@ -69,5 +77,22 @@ std::vector<int64_t> axes_from_py(const py::handle& axis, const char* op = "redu
 // f(2, 3) or f((2, 3)) or f([2, 3]); TypeError for non-integers
 tt::Shape shape_from_args(const py::args& args, const char* op = "shape");
 tt::Shape shape_from_py(const py::handle& shape, const char* op);  // int or sequence of ints
+
+// ---- argument helpers the binding files share ----
+Tensor as_tensor(const py::handle& obj);                 // a Tensor as it is; other data through tensor_from_py
+Tensor as_index(const py::handle& obj, const char* op);  // an int64 index tensor (TypeError for other dtypes)
+std::vector<Tensor> tensor_list(const py::handle& seq, const char* op);  // a non-empty list/tuple of tensors
+void check_no_out(const py::handle& out, const char* op);  // numpy's out= keyword: only None is accepted
+Tensor with_dtype(const Tensor& t, const py::handle& dtype);  // numpy's dtype= keyword: compute in that dtype
+inline DType dtype_or(const py::handle& dtype, DType fallback) {
+  return dtype.is_none() ? fallback : dtype_from_py(dtype);
+}
+// Big kernels run without the GIL so other Python threads keep going.
+template <class F>
+Tensor maybe_nogil(int64_t work, F&& f) {
+  if (work < (1 << 16)) return f();
+  py::gil_scoped_release nogil;
+  return f();
+}
 
 }  // namespace ttpy

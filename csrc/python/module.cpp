@@ -7,21 +7,11 @@
 
 #include "core/allocator.h"
 #include "ops/parallel.h"
-#include "python/convert.h"
+#include "python/arg_errors.h"
+#include "python/bindings.h"
 
 
 namespace ttpy {
-void bind_tensor(py::module_& m);
-void bind_ops(py::module_& m);
-void bind_autograd(py::module_& m);
-void bind_shape_helpers(py::module_& m);
-void bind_dlpack(py::module_& m);
-void bind_nn(py::module_& m);
-void bind_optim(py::module_& m);
-void bind_kv_cache(py::module_& m);
-void bind_quant(py::module_& m);
-void bind_profiler(py::module_& m);
-void bind_conv(py::module_& m);  // csrc/python/conv_bind.cpp
 
 static const char* simd_level() {
 #if defined(__AVX512F__)
@@ -67,7 +57,13 @@ PYBIND11_MODULE(_C, m) {
     }
   });
   ttpy::bind_tensor(m);
-  ttpy::bind_ops(m);
+  ttpy::bind_operators(m);
+  ttpy::bind_elementwise(m);
+  ttpy::bind_reductions(m);
+  ttpy::bind_views(m);
+  ttpy::bind_indexing(m);
+  ttpy::bind_factories(m);
+  ttpy::bind_nn_functions(m);
   ttpy::bind_autograd(m);
   ttpy::bind_shape_helpers(m);
   ttpy::bind_dlpack(m);
@@ -107,4 +103,5 @@ PYBIND11_MODULE(_C, m) {
     openblas_set_num_threads(1);
     return 2.0 * n * n * static_cast<double>(n) * reps / s / 1e9;
   });
+  ttpy::name_argument_errors(m);  // last: wraps every binding defined above (python/arg_errors.cpp)
 }

@@ -18,7 +18,7 @@ from ._C import (Tensor, abs, add, cat, clip, cos, cross_entropy, div, dropout, 
                  ones_like, pow, rand, randint, randn, relu, scatter_add, sigmoid, sign, sin, softmax, sqrt, stack,
                  sub, take, tanh, where, zeros, zeros_like, is_grad_enabled)
 from .core import tensor as _tensor_methods  # noqa: F401  (adds the Python-level Tensor methods)
-from .core.tensor import argmax, argmin, max, mean, min, prod, std, sum, var  # noqa: A004
+from ._C import argmax, argmin, max, mean, min, prod, std, sum, var  # noqa: A004  (also Tensor methods)
 from . import autograd
 from .core.autograd import enable_grad, no_grad, set_grad_enabled
 from . import nn  # noqa: E402  (tinytorch.nn.utils: gradient clipping and scaling)
@@ -89,6 +89,9 @@ def from_numpy(array):
 
 def from_dlpack(obj):
     """A tensor sharing the memory of any DLPack producer (via numpy)."""
+    if not hasattr(obj, "__dlpack__"):
+        raise TypeError(f"from_dlpack: expected an object with __dlpack__ (a tensor or array), "
+                        f"got {type(obj).__name__}")
     arr = _np.from_dlpack(obj)
     if not arr.flags.writeable:
         arr = arr.copy()

@@ -1,5 +1,5 @@
 """`+ - * /` go through C number slots installed on the Tensor type (a direct
-call, not a method lookup: see tensor_bind.cpp). They must behave exactly like
+call, not a method lookup: see operators_bind.cpp). They must behave exactly like
 the methods: both operand orders, Python scalars, numpy arrays, errors, and
 subclasses that override an operator."""
 import numpy as np

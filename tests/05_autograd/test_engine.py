@@ -216,6 +216,23 @@ def test_backward_with_inputs_only_accumulates_those():
     assert b.grad is None
 
 
+def test_backward_with_inputs_accumulates_in_the_engine_like_a_leaf():
+    """backward(inputs=...) adds into .grad (twice = double), leaves other leaves alone, reaches a
+    non-leaf input, and under create_graph the stored .grad is itself differentiable, as in PyTorch."""
+    a, b = f64([1.0, 3.0]), f64([2.0, 5.0])
+    h = a * b
+    (h * h).sum().backward(inputs=[a, h], retain_graph=True)
+    (h * h).sum().backward(inputs=[a])
+    np.testing.assert_array_equal(a.grad.numpy(), [2 * 2 * 2.0 * 2.0, 2 * 2 * 15.0 * 5.0])
+    np.testing.assert_array_equal(h.grad.numpy(), [4.0, 30.0])
+    assert b.grad is None
+    x = f64([1.5])
+    (x * x * x).sum().backward(inputs=[x], create_graph=True)
+    assert x.grad.requires_grad
+    (g2,) = autograd.grad(x.grad.sum(), x)
+    np.testing.assert_allclose(g2.numpy(), [6 * 1.5])
+
+
 def test_autograd_backward_several_roots():
     a = f64([1.0, 2.0])
     autograd.backward([(a * 2.0).sum(), a * a], [None, np.array([1.0, 1.0])])

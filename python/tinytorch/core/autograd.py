@@ -99,11 +99,8 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     if retain_graph is None:
         retain_graph = create_graph
     seeds = [_seed(o, g) for o, g in zip(outs, seeds)]
-    if inputs is not None:
-        grads = _C._run_backward(outs, seeds, retain_graph, create_graph, _as_list(inputs), True)
-        for t, g in zip(_as_list(inputs), grads):
-            if g is not None:
-                t.grad = g if t.grad is None else (t.grad + g)
+    if inputs is not None:  # only these tensors' .grad change (the engine's backward_into)
+        _C._backward_into(outs, seeds, retain_graph, create_graph, _as_list(inputs))
         return
     _C._run_backward(outs, seeds, retain_graph, create_graph, [], False)
 

@@ -2,9 +2,11 @@
 
 `Tensor` is the C++ tensor (`tinytorch._C.Tensor`); this file adds the parts
 that are naturally Python: printing, iteration, conversion to lists, the
-TinyTorch `size` attribute, advanced (integer-array / mask) indexing and the
-autograd entry points. Arithmetic, views and reductions are bound in C++:
-the type's other half is csrc/python/tensor_bind.cpp, which points back here.
+TinyTorch `size` attribute, assignment through integer-array / mask keys
+(t[idx] = v, numpy's own setitem) and the autograd entry points. Reading
+t[idx] (basic and advanced keys), arithmetic, views and reductions are bound
+in C++ (csrc/python/*_bind.cpp).
+The type's other half is csrc/python/tensor_bind.cpp, which points back here.
 `_as_tensor`, which layers and functions use to accept array-likes, lives here too.
 """
 import numpy as np
@@ -24,7 +26,13 @@ class _Size(int):
         return obj
 
     def __call__(self, dim=None):
-        return self._shape if dim is None else self._shape[dim]
+        if dim is None:
+            return self._shape
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+            raise TypeError(f"size: dim must be an int or None, got {type(dim).__name__} {dim!r}")
+        if not -len(self._shape) <= dim < len(self._shape):
+            raise IndexError(f"size: dim {dim} is out of range for a tensor with {len(self._shape)} dimensions")
+        return self._shape[dim]
 
 
 def _repr(self):
@@ -54,19 +62,6 @@ def _iter(self):
         yield self[i]
 
 
-def _advanced_getitem(t, key):
-    """Integer-array and boolean-mask indexing, differentiable through `take`.
-
-    numpy computes which flat positions the key selects (on an index grid),
-    and `take` gathers them, so gradients scatter back correctly (repeated
-    indices accumulate).
-    """
-    key = _to_numpy_key(key)
-    positions = np.arange(t._numel, dtype=np.int64).reshape(t.shape)[key]
-    # np.array, not np.ascontiguousarray: that one makes a 0-d result (t[np.array(0)]) 1-d
-    return _C.take(t, Tensor(np.array(positions, dtype=np.int64, order="C"), dtype=np.int64))
-
-
 def _advanced_setitem(t, key, value):
     np.asarray(t)[_to_numpy_key(key)] = np.asarray(value)
 
@@ -88,7 +83,7 @@ def _setitem(self, key, value):
 
 
 def _recorded_setitem(t, key, value):
-    positions = np.arange(t._numel, dtype=np.int64).reshape(t.shape)[_to_numpy_key(key)]
+    positions = np.asarray(_C._index_positions(t, key))  # the flat positions t[key] selects (numpy's rules, in C++)
     target_shape = positions.shape
     flat = np.ascontiguousarray(positions).reshape(-1)
     if np.unique(flat).size != flat.size:
@@ -163,25 +158,10 @@ def _register_hook(self, fn):
     return RemovableHandle(self, _C._register_hook(self, fn))
 
 
-def _requires_grad_(self, requires_grad=True):
-    self.requires_grad = requires_grad
-    return self
-
-
 def _check_no_out(out, op):
     # numpy functions (np.prod(t), np.any(t)) pass out=None; anything else is unsupported
     if out is not None:
         raise TypeError(f"{op}: out= is not supported by tinytorch; use the returned tensor instead")
-
-
-def _prod(self, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None, out=None):
-    """Product over `axis` (all axes when None), differentiable (ProdBackward handles zeros)."""
-    _check_no_out(out, "prod")
-    if dim is not None:
-        axis = dim
-    if keepdim is not None:
-        keepdims = keepdim
-    return _C._prod(self if dtype is None else self.astype(dtype), axis, keepdims)
 
 
 def _tolist(self):
@@ -207,19 +187,26 @@ def _to(self, *args, **kwargs):
     return self
 
 
+def _logical_reduce(t, name, axis, keepdims, out):
+    _check_no_out(out, name)
+    if not isinstance(keepdims, (bool, np.bool_)):
+        raise TypeError(f"{name}: keepdims must be True or False, got {type(keepdims).__name__} {keepdims!r}")
+    try:
+        result = getattr(np.asarray(t), name)(axis=axis, keepdims=keepdims)
+    except (TypeError, ValueError) as e:  # numpy's own message for a bad axis, under the called name
+        raise TypeError(f"{name}: {e}") from None
+    if axis is None and not keepdims:
+        return bool(result)
+    return Tensor(result)
+
+
 def _any(self, axis=None, keepdims=False, *, out=None):
     """A Python bool over all elements; a bool Tensor when an axis is given (numpy's np.any(t, axis))."""
-    _check_no_out(out, "any")
-    if axis is None and not keepdims:
-        return bool(np.asarray(self).any())
-    return Tensor(np.asarray(self).any(axis=axis, keepdims=keepdims))
+    return _logical_reduce(self, "any", axis, keepdims, out)
 
 
 def _all(self, axis=None, keepdims=False, *, out=None):
-    _check_no_out(out, "all")
-    if axis is None and not keepdims:
-        return bool(np.asarray(self).all())
-    return Tensor(np.asarray(self).all(axis=axis, keepdims=keepdims))
+    return _logical_reduce(self, "all", axis, keepdims, out)
 
 
 def _copy(self):
@@ -231,24 +218,16 @@ def _copy(self):
     return self.detach().clone()
 
 
-def _fill(self, value):
-    """numpy's in-place ndarray.fill(value) (returns None); fill_ is the PyTorch spelling."""
-    self.fill_(value)
-
-
 _methods = {
     "__repr__": _repr,
     "copy": _copy,
-    "fill": _fill,
     "__str__": _repr,
     "__len__": _len,
     "__iter__": _iter,
     "backward": _backward,
     "register_hook": _register_hook,
     "__setitem__": _setitem,
-    "requires_grad_": _requires_grad_,
     "tolist": _tolist,
-    "prod": _prod,
     "numel": _numel,
     "dim": _dim,
     "to": _to,
@@ -264,7 +243,7 @@ _methods = {
 for _name, _fn in _methods.items():
     setattr(Tensor, _name, _fn)
 
-_C._set_advanced_indexing(_advanced_getitem, _advanced_setitem)
+_C._set_advanced_setitem(_advanced_setitem)
 
 
 # ---- accepting array-likes where a Tensor is expected ------------------------------
@@ -280,31 +259,3 @@ def _as_tensor(x, caller):
     except (TypeError, ValueError) as e:
         message = str(e)
         raise type(e)(f"{caller}: {message.removeprefix('Tensor: ')}") from None
-
-
-# ---- module-level reductions: tinytorch.sum(x, axis=...) as numpy/torch spell them ----
-def _reduction(name):
-    def fn(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return getattr(_as_tensor(x, name), name)(axis, keepdims, dim=dim, keepdim=keepdim)
-    fn.__name__ = name
-    fn.__doc__ = f"tinytorch.{name}(x, axis=None, keepdims=False): same as x.{name}(...)."
-    return fn
-
-
-sum = _reduction("sum")  # noqa: A001
-mean = _reduction("mean")
-max = _reduction("max")  # noqa: A001
-min = _reduction("min")  # noqa: A001
-prod = _reduction("prod")
-argmax = _reduction("argmax")
-argmin = _reduction("argmin")
-
-
-def var(x, axis=None, ddof=0, keepdims=False, *, dim=None, keepdim=None):
-    """Variance with numpy's default ddof=0 (pass ddof=1 for the unbiased estimate PyTorch uses)."""
-    return _as_tensor(x, "var").var(axis, ddof, keepdims, dim=dim, keepdim=keepdim)
-
-
-def std(x, axis=None, ddof=0, keepdims=False, *, dim=None, keepdim=None):
-    """Standard deviation with numpy's default ddof=0."""
-    return _as_tensor(x, "std").std(axis, ddof, keepdims, dim=dim, keepdim=keepdim)
