@@ -14,17 +14,12 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const ops::Wind
 // sum), so double backward works; otherwise the fused kernel computes them.
 struct Conv2dBackward : Node {
   std::string name() const override { return "Conv2dBackward"; }
-  SavedTensor x, w;  // each saved only when the other's gradient needs it
+  SavedTensor x{this}, w{this};  // each saved only when the other's gradient needs it
   Shape x_shape, w_shape;
   DType dtype = DType::Float32;
   bool has_bias = false;
   ops::Window2d window;
   TensorList apply(TensorList&& grads) override;
-  void release_saved() override {
-    x.reset();
-    w.reset();
-    released = true;
-  }
 };
 
 // y = max_pool2d(x) as one node: gx = each window's gradient shared equally among the elements
@@ -35,14 +30,9 @@ Tensor max_pool2d(const Tensor& x, const ops::Window2d& g);
 
 struct MaxPool2dBackward : Node {
   std::string name() const override { return "MaxPool2dBackward"; }
-  SavedTensor x, y;
+  SavedTensor x{this}, y{this};
   ops::Window2d window;
   TensorList apply(TensorList&& grads) override;
-  void release_saved() override {
-    x.reset();
-    y.reset();
-    released = true;
-  }
 };
 
 }  // namespace tt

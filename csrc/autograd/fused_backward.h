@@ -21,17 +21,18 @@ namespace tt {
 // contiguous gradient from its column block of g. Inputs: x, w_0.., b_0..
 struct LinearBackward : Node {
   std::string name() const override { return "LinearBackward"; }
-  SavedTensor x;                 // the input (seen as a (rows, in) matrix)
+  SavedTensor x{this};           // the input (seen as a (rows, in) matrix)
   std::vector<SavedTensor> ws;   // the weights (saved when x needs a gradient, or with gelu)
   std::vector<SavedTensor> bs;   // the biases (with gelu only: double backward recomputes u)
   std::vector<int64_t> widths;   // out_features of each packed weight
   Shape x_shape;
   TensorList apply(TensorList&& grads) override;
+  // The members declared `{this}` are freed by Node::release_saved(); the two lists
+  // (one entry per packed weight) cannot register their elements, so they are cleared here.
   void release_saved() override {
-    x.reset();
-    for (auto& w : ws) w.reset();
-    for (auto& b : bs) b.reset();
-    released = true;
+    Node::release_saved();
+    ws.clear();
+    bs.clear();
   }
 
  protected:
@@ -42,12 +43,8 @@ struct LinearBackward : Node {
 // or recomputed from x, w, b under create_graph), then LinearBackward's rules apply.
 struct LinearGeluBackward : LinearBackward {
   std::string name() const override { return "LinearGeluBackward"; }
-  SavedTensor pre;  // u, the pre-activation
+  SavedTensor pre{this};  // u, the pre-activation
   TensorList apply(TensorList&& grads) override;
-  void release_saved() override {
-    pre.reset();
-    LinearBackward::release_saved();
-  }
 };
 
 // Over the last dim; mean and rstd saved per row. xhat = (x - mean) * rstd;
@@ -55,16 +52,9 @@ struct LinearGeluBackward : LinearBackward {
 // ggamma = sum over rows of g * xhat; gbeta = sum over rows of g.
 struct LayerNormBackward : Node {
   std::string name() const override { return "LayerNormBackward"; }
-  SavedTensor x, gamma, mean, rstd;
+  SavedTensor x{this}, gamma{this}, mean{this}, rstd{this};
   double eps = 1e-5;
   TensorList apply(TensorList&& grads) override;
-  void release_saved() override {
-    x.reset();
-    gamma.reset();
-    mean.reset();
-    rstd.reset();
-    released = true;
-  }
 };
 
 // out = attention(qkv). With P the saved attention weights per head and dO the
@@ -72,16 +62,11 @@ struct LayerNormBackward : Node {
 // dS = P * (dP - rowsum(dP * P)), dQ = dS K / sqrt(d), dK = dS^T Q / sqrt(d).
 struct AttentionBackward : Node {
   std::string name() const override { return "AttentionBackward"; }
-  SavedTensor qkv, probs;      // probs (B, H, T, Tp), rows padded (ops/attention.h)
+  SavedTensor qkv{this}, probs{this};  // probs (B, H, T, Tp), rows padded (ops/attention.h)
   Tensor expanded_mask;        // Keep/Additive masks as (Bm, Hm, T, T) (never requires grad)
   ops::AttentionMask mask;     // the mask as given, for the differentiable recomputation
   int64_t num_heads = 1;
   TensorList apply(TensorList&& grads) override;
-  void release_saved() override {
-    qkv.reset();
-    probs.reset();
-    released = true;
-  }
 };
 
 }  // namespace tt

@@ -3,7 +3,7 @@
 // and the Python classes of the fused ops' graph nodes. Argument conversion
 // only: attention masks are classified in C++ (ops::classify_mask), the
 // blocks are csrc/nn, the fused ops csrc/autograd/fused_ops.h.
-// (LayerNorm's binding is tinytorch._C.layer_norm, in ops_bind.cpp.)
+// (LayerNorm's binding is tinytorch._C.layer_norm, in nn_functional_bind.cpp.)
 #include "autograd/fused_backward.h"
 #include "autograd/grad_mode.h"
 #include "nn/transformer.h"

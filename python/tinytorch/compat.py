@@ -73,16 +73,8 @@ ALIASES = (
     ("tinytorch", "TransformerBlock", "tinytorch.core.transformer:TransformerBlock"),
     ("tinytorch", "GPT", "tinytorch.core.transformer:GPT"),
     ("tinytorch", "optim", "tinytorch.optim"),
-    # PyTorch's top-level names for module 01's reductions and module 05's grad modes
-    ("tinytorch", "sum", "tinytorch.core.tensor:sum"),
-    ("tinytorch", "mean", "tinytorch.core.tensor:mean"),
-    ("tinytorch", "max", "tinytorch.core.tensor:max"),
-    ("tinytorch", "min", "tinytorch.core.tensor:min"),
-    ("tinytorch", "prod", "tinytorch.core.tensor:prod"),
-    ("tinytorch", "argmax", "tinytorch.core.tensor:argmax"),
-    ("tinytorch", "argmin", "tinytorch.core.tensor:argmin"),
-    ("tinytorch", "var", "tinytorch.core.tensor:var"),
-    ("tinytorch", "std", "tinytorch.core.tensor:std"),
+    # numpy's name for cat and PyTorch's top-level names for module 05's grad modes
+    # (the reductions, tinytorch.sum ..., are _C's own functions, like tinytorch.add)
     ("tinytorch", "concatenate", "tinytorch._C:cat"),
     ("tinytorch", "no_grad", "tinytorch.core.autograd:no_grad"),
     ("tinytorch", "enable_grad", "tinytorch.core.autograd:enable_grad"),

@@ -102,9 +102,8 @@ NOT_A_CALLERS_NAME = {
     ("course/runner.py", "cannot read {}: {}"),
     ("course/grading.py", "grader {}: two checks named {}"),  # for grader authors, at import
     # to be given their caller's name when issue 10's other items rewrite them: the seed check of
-    # backward()/grad() (shared by both) and the attention mask, whose classification moves to C++
+    # backward()/grad() (shared by both)
     ("core/autograd.py", "got {} gradients for {} outputs; pass one gradient (or None) per output"),
-    ("core/attention.py", "attention mask: expected a bool or numeric mask, got dtype {}"),
 }
 
 
