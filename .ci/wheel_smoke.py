@@ -4,7 +4,8 @@ fresh venv, from a directory outside the source tree).
 Checks: the package imported is the installed one; it runs on the BLAS wheel with
 portable kernels; one training step (Linear + MSE + backward + SGD) gives the values
 computed here by hand with numpy; the course CLI lists the modules and writes module
-01's notebook from the lessons shipped inside the wheel.
+01's notebook from the lessons shipped inside the wheel, then grades it (the untouched copy
+must score 0, which proves the grader ran in a Jupyter kernel).
 """
 import importlib.metadata
 import io
@@ -60,4 +61,9 @@ with open(notebook, encoding="utf-8") as f:
     cells = json.load(f)["cells"]
 code = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
 assert "NotImplementedError" in code and "### BEGIN SOLUTION" not in code, "the student copy must hide the solutions"
-print(f"smoke test passed: loss {loss.item():.6f}; {len(listing.splitlines()) - 1} modules listed; wrote {notebook}")
+# ... and grades it: the untouched student copy runs in a Jupyter kernel and scores 0.
+graded = subprocess.run([cli, "module", "test", "01", "--dir", "course"], capture_output=True, text=True)
+assert graded.returncode != 0 and "score 0/" in graded.stdout, graded.stdout + graded.stderr
+score = graded.stdout.strip().splitlines()[-1].strip()
+print(f"smoke test passed: loss {loss.item():.6f}; {len(listing.splitlines()) - 1} modules listed; wrote {notebook}; "
+      f"its untouched copy graded: {score}")
