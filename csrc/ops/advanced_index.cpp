@@ -10,6 +10,8 @@
 // indexed dims when those are adjacent in the key, and B first otherwise.
 #include "ops/ops.h"
 
+#include <algorithm>
+
 #include "core/profiler.h"
 #include "core/views.h"
 
@@ -123,8 +125,9 @@ Tensor advanced_positions(const Shape& shape, const std::vector<AdvancedItem>& k
     last_array = i;
   }
   // numpy: index arrays separated by a slice or None put B first.
+  // (a key with no array at all, e.g. only None, has no such range: first_array stays -1)
   bool adjacent = true;
-  for (int64_t i = first_array; i <= last_array; ++i)
+  for (int64_t i = std::max<int64_t>(first_array, 0); first_array >= 0 && i <= last_array; ++i)
     if (items[i].kind == AdvancedItem::NewAxis ||
         (items[i].kind == AdvancedItem::Basic && items[i].basic.kind == views::IndexItem::Slice))
       adjacent = false;
