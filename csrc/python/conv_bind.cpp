@@ -10,18 +10,11 @@ namespace ttpy {
 
 void bind_conv(py::module_& m) {
   py::class_<tt::Conv2dBackward, tt::Node, std::shared_ptr<tt::Conv2dBackward>>(m, "Conv2dBackward");
-  using Pair = std::pair<int64_t, int64_t>;
   m.def("conv2d", [](const Tensor& x, const Tensor& w, std::optional<Tensor> b, Pair stride, Pair padding) {
     if (w.dim() != 4)
       throw tt::ValueError("conv2d: weight must be 4-D (out_channels, in_channels, kh, kw), got shape " +
                            tt::shape_str(w.shape()));
-    tt::ops::Window2d g{0, 0, 0, w.shape()[2], w.shape()[3], stride.first, stride.second, padding.first,
-                        padding.second};
-    if (x.dim() == 4) {
-      g.C = x.shape()[1];
-      g.H = x.shape()[2];
-      g.W = x.shape()[3];
-    }
+    const tt::ops::Window2d g = image_window(x, {w.shape()[2], w.shape()[3]}, stride, padding);
     const Tensor bias = b ? *b : Tensor();
     if (tt::AnomalyMode::is_enabled()) return tt::conv2d(x, w, bias, g);  // the node records the Python stack
     py::gil_scoped_release nogil;
@@ -32,13 +25,7 @@ void bind_conv(py::module_& m) {
 
   py::class_<tt::MaxPool2dBackward, tt::Node, std::shared_ptr<tt::MaxPool2dBackward>>(m, "MaxPool2dBackward");
   m.def("max_pool2d", [](const Tensor& x, Pair kernel, Pair stride, Pair padding) {
-    tt::ops::Window2d g{0, 0, 0, kernel.first, kernel.second, stride.first, stride.second, padding.first,
-                        padding.second};
-    if (x.dim() == 4) {
-      g.C = x.shape()[1];
-      g.H = x.shape()[2];
-      g.W = x.shape()[3];
-    }
+    const tt::ops::Window2d g = image_window(x, kernel, stride, padding);
     if (tt::AnomalyMode::is_enabled()) return tt::max_pool2d(x, g);
     py::gil_scoped_release nogil;
     return tt::max_pool2d(x, g);

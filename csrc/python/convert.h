@@ -80,6 +80,20 @@ tt::Shape shape_from_py(const py::handle& shape, const char* op);  // int or seq
 
 // ---- argument helpers the binding files share ----
 Tensor as_tensor(const py::handle& obj);                 // a Tensor as it is; other data through tensor_from_py
+
+// (kh, kw), (sh, sw), ... as the window ops take them from Python.
+using Pair = std::pair<int64_t, int64_t>;
+// The window of a 2-D op (conv2d, max_pool2d, im2col) over an (N, C, H, W) image: C, H and W are
+// read from x, and stay 0 for another rank, which the op's own check then names.
+inline tt::ops::Window2d image_window(const Tensor& x, Pair kernel, Pair stride, Pair padding) {
+  tt::ops::Window2d g{0, 0, 0, kernel.first, kernel.second, stride.first, stride.second, padding.first, padding.second};
+  if (x.dim() == 4) {
+    g.C = x.shape()[1];
+    g.H = x.shape()[2];
+    g.W = x.shape()[3];
+  }
+  return g;
+}
 Tensor as_index(const py::handle& obj, const char* op);  // an int64 index tensor (TypeError for other dtypes)
 std::vector<Tensor> tensor_list(const py::handle& seq, const char* op);  // a non-empty list/tuple of tensors
 void check_no_out(const py::handle& out, const char* op);  // numpy's out= keyword: only None is accepted

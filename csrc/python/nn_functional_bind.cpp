@@ -5,18 +5,10 @@
 
 namespace ttpy {
 
-using Pair = std::pair<int64_t, int64_t>;
-
 static void bind_windows(py::module_& m) {
   m.def("im2col", [](const py::handle& x, Pair kernel, Pair stride, Pair padding, double pad_value) {
     Tensor t = as_tensor(x);
-    tt::ops::Window2d g{0, 0, 0, kernel.first, kernel.second, stride.first, stride.second, padding.first,
-                        padding.second};
-    if (t.dim() == 4) {
-      g.C = t.shape()[1];
-      g.H = t.shape()[2];
-      g.W = t.shape()[3];
-    }
+    const tt::ops::Window2d g = image_window(t, kernel, stride, padding);
     tt::ops::check_window(g, t.shape(), "im2col");
     return tt::im2col(t, g, pad_value);
   }, py::arg("x"), py::arg("kernel_size"), py::arg("stride") = Pair{1, 1}, py::arg("padding") = Pair{0, 0},
