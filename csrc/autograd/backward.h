@@ -209,7 +209,10 @@ struct GELUBackward : Node {
     Tensor x = a.unpack(*this);
     Tensor d;
     if (tanh_approx) {
-      d = gelu_tanh_derivative(x);  // fused_ops.cpp: shared with LinearGeluBackward
+      // the derivative kernel of ops/gelu.h, shared with LinearGeluBackward; under
+      // create_graph the same formula from differentiable ops (fused_ops.cpp)
+      if (!GradMode::is_enabled()) return {ops::gelu_tanh_backward(g[0], x)};
+      d = gelu_tanh_derivative(x);
     } else {
       Tensor Phi = mul(scalar(0.5, x), add(scalar(1, x), apply_unary(ops::UnaryOp::Erf, mul(x, scalar(M_SQRT1_2, x)))));
       Tensor phi = mul(exp(mul(mul(x, x), scalar(-0.5, x))), scalar(1.0 / std::sqrt(2 * M_PI), x));

@@ -3,27 +3,22 @@
 
 #include "autograd/api.h"
 #include "autograd/grad_mode.h"
+#include "autograd/record.h"
 #include "ops/conv.h"
 
 namespace tt {
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const ops::Window2d& g) {
-  Tensor y = ops::conv2d(x, w, b, g);
-  const bool gx = x.requires_grad(), gw = w.requires_grad(), gb = b.defined() && b.requires_grad();
-  if (!GradMode::is_enabled() || !(gx || gw || gb)) return y;
-  auto n = std::make_shared<Conv2dBackward>();
-  n->next_edges.push_back(gradient_edge(x));
-  n->next_edges.push_back(gradient_edge(w));
-  if (b.defined()) n->next_edges.push_back(gradient_edge(b));
-  if (gw) n->x = SavedTensor(x);  // the weight gradient reads the input's columns
-  if (gx) n->w = SavedTensor(w);  // the input gradient reads the weights
-  n->x_shape = x.shape();
-  n->w_shape = w.shape();
-  n->has_bias = b.defined();
-  n->dtype = x.dtype();
-  n->window = g;
-  set_history(y, n);
-  return y;
+  // Inputs x, w, b: without a bias the third edge is invalid and has_bias says so.
+  return record<Conv2dBackward>(ops::conv2d(x, w, b, g), {&x, &w, &b}, [&](Conv2dBackward& n) {
+    if (w.requires_grad()) n.x = SavedTensor(x);  // the weight gradient reads the input's columns
+    if (x.requires_grad()) n.w = SavedTensor(w);  // the input gradient reads the weights
+    n.x_shape = x.shape();
+    n.w_shape = w.shape();
+    n.has_bias = b.defined();
+    n.dtype = x.dtype();
+    n.window = g;
+  });
 }
 
 TensorList Conv2dBackward::apply(TensorList&& grads) {
@@ -50,14 +45,11 @@ TensorList Conv2dBackward::apply(TensorList&& grads) {
 
 Tensor max_pool2d(const Tensor& x, const ops::Window2d& g) {
   Tensor y = ops::max_pool2d(x, g);
-  if (!GradMode::is_enabled() || !x.requires_grad()) return y;
-  auto n = std::make_shared<MaxPool2dBackward>();
-  n->next_edges.push_back(gradient_edge(x));
-  n->x = SavedTensor(x);
-  n->y = SavedTensor(y, /*output=*/true);
-  n->window = g;
-  set_history(y, n);
-  return y;
+  return record<MaxPool2dBackward>(y, {&x}, [&](MaxPool2dBackward& n) {
+    n.x = SavedTensor(x);
+    n.y = SavedTensor(y, /*output=*/true);
+    n.window = g;
+  });
 }
 
 TensorList MaxPool2dBackward::apply(TensorList&& grads) {

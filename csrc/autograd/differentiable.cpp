@@ -1,55 +1,21 @@
 // The differentiable ops of api.h: each runs its forward kernel (csrc/ops),
 // then, when grad mode is on and an input requires grad, records its backward
 // node (autograd/backward.h) with what the rule needs: record<Node>(out,
-// inputs, save). A few ops also do their argument checks and small shape
-// arithmetic here (flatten's new shape, cross_entropy's targets, embedding's
-// index range); the numerical work is in the kernels.
+// inputs, save), the one recording step of autograd/record.h. A few ops also
+// do their argument checks and small shape arithmetic here (flatten's new
+// shape, cross_entropy's targets, embedding's index range); the numerical
+// work is in the kernels.
 #include <algorithm>
 #include <numeric>
 
 #include "autograd/api.h"
 #include "autograd/backward.h"
 #include "autograd/grad_mode.h"
+#include "autograd/record.h"
 #include "core/profiler.h"
 #include "ops/nn_kernels.h"
 
 namespace tt {
-
-namespace {
-
-bool any_needs(std::initializer_list<const Tensor*> ts) {
-  if (!GradMode::is_enabled()) return false;
-  for (auto* t : ts)
-    if (t->defined() && t->impl->requires_grad) return true;
-  return false;
-}
-
-template <class N>
-std::shared_ptr<N> make_node(std::initializer_list<const Tensor*> inputs) {
-  auto n = std::make_shared<N>();
-  n->next_edges.reserve(inputs.size());
-  for (auto* t : inputs) n->next_edges.push_back(gradient_edge(*t));
-  return n;
-}
-
-// The one recording step every op shares: when an input needs a gradient,
-// make node N with one edge per input, make it `out`'s grad_fn, then let
-// `save(node)` store what the rule needs (after set_history, so a saved
-// output knows which output of the node it is).
-template <class N, class Save>
-Tensor record(Tensor out, std::initializer_list<const Tensor*> inputs, Save&& save) {
-  if (!any_needs(inputs)) return out;
-  auto n = make_node<N>(inputs);
-  set_history(out, n);
-  save(*n);
-  return out;
-}
-template <class N>
-Tensor record(Tensor out, std::initializer_list<const Tensor*> inputs) {
-  return record<N>(std::move(out), inputs, [](N&) {});
-}
-
-}  // namespace
 
 Tensor scalar_like(double v, const Tensor& like) {
   return ops::scalar_tensor(v, is_floating(like.dtype()) ? like.dtype() : DType::Float32);
@@ -433,14 +399,9 @@ Tensor embedding(const Tensor& weight, const Tensor& indices) {
 // cat and stack take a list of inputs: their node gets one edge per tensor.
 template <class N, class Save>
 static Tensor record_list(Tensor out, const std::vector<Tensor>& ts, Save&& save) {
-  bool needs = false;
-  for (auto& t : ts) needs = needs || any_needs({&t});
-  if (!needs) return out;
-  auto n = std::make_shared<N>();
-  for (auto& t : ts) n->next_edges.push_back(gradient_edge(t));
-  save(*n);
-  set_history(out, n);
-  return out;
+  std::vector<const Tensor*> inputs;
+  for (auto& t : ts) inputs.push_back(&t);
+  return record<N>(std::move(out), inputs, std::forward<Save>(save));
 }
 
 Tensor cat(const std::vector<Tensor>& ts, int64_t dim) {

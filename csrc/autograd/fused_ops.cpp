@@ -10,6 +10,7 @@
 #include "autograd/api.h"
 #include "autograd/fused_backward.h"
 #include "autograd/grad_mode.h"
+#include "autograd/record.h"
 #include "core/profiler.h"
 #include "ops/gelu.h"
 #include "ops/nn_kernels.h"
@@ -70,43 +71,36 @@ Tensor linear_impl(const Tensor& x, const std::vector<Tensor>& ws, const std::ve
   Tensor pre;
   if (gelu) {
     pre = y;
-    y = ops::gelu_tanh_fast(pre);
+    y = ops::unary(ops::UnaryOp::GeluTanh, pre);  // the kernel of tt.gelu(approximate='tanh')
   }
   Shape out_shape = x.shape();
   out_shape.back() = out;
   y = ops::reshape(y, out_shape);
 
-  if (!GradMode::is_enabled()) return y;
-  bool any_w = false, any_b = false;
-  for (size_t i = 0; i < ws.size(); ++i) {
-    any_w = any_w || requires_grad(ws[i]);
-    any_b = any_b || requires_grad(bs[i]);
-  }
-  if (!requires_grad(x) && !any_w && !any_b) return y;
-  std::shared_ptr<LinearBackward> n;
-  if (gelu) {
-    auto ng = std::make_shared<LinearGeluBackward>();
-    ng->pre = SavedTensor(pre);
-    n = ng;
-  } else {
-    n = std::make_shared<LinearBackward>();
-  }
-  n->next_edges.reserve(1 + 2 * ws.size());
-  n->next_edges.push_back(gradient_edge(x));
-  for (auto& w : ws) n->next_edges.push_back(gradient_edge(w));
-  for (auto& b : bs) n->next_edges.push_back(gradient_edge(b));
-  // x is only needed for the weight gradients, the weights only for the input gradient
-  // (with gelu all are kept: a double backward recomputes u from them). x itself, not
-  // its (rows, in) view, is saved so that a double backward stays linked to it.
-  if (any_w || gelu) n->x = SavedTensor(x);
-  if (requires_grad(x) || gelu)
-    for (auto& w : ws) n->ws.push_back(SavedTensor(w));
+  // Inputs x, w_0.., b_0..: one edge each (an absent bias gets an invalid edge).
+  std::vector<const Tensor*> inputs{&x};
+  for (auto& w : ws) inputs.push_back(&w);
+  for (auto& b : bs) inputs.push_back(&b);
+  auto save = [&](LinearBackward& n) {
+    bool any_w = false;
+    for (auto& w : ws) any_w = any_w || requires_grad(w);
+    // x is only needed for the weight gradients, the weights only for the input gradient
+    // (with gelu all are kept: a double backward recomputes u from them). x itself, not
+    // its (rows, in) view, is saved so that a double backward stays linked to it.
+    if (any_w || gelu) n.x = SavedTensor(x);
+    if (requires_grad(x) || gelu)
+      for (auto& w : ws) n.ws.push_back(SavedTensor(w));
+    if (gelu)
+      for (auto& b : bs) n.bs.push_back(SavedTensor(b));
+    n.widths = std::move(widths);
+    n.x_shape = x.shape();
+  };
   if (gelu)
-    for (auto& b : bs) n->bs.push_back(SavedTensor(b));
-  n->widths = std::move(widths);
-  n->x_shape = x.shape();
-  set_history(y, n);
-  return y;
+    return record<LinearGeluBackward>(y, inputs, [&](LinearGeluBackward& n) {
+      save(n);
+      n.pre = SavedTensor(pre);
+    });
+  return record<LinearBackward>(y, inputs, save);
 }
 
 Tensor masked_scores(const Tensor& scores, const AttentionMask& mask, const char* op) {
@@ -156,17 +150,13 @@ Tensor gelu_tanh_derivative(const Tensor& u) {
 
 Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps) {
   auto r = ops::layer_norm(x, gamma, beta, eps);
-  if (GradMode::is_enabled() && (requires_grad(x) || requires_grad(gamma) || requires_grad(beta))) {
-    auto n = std::make_shared<LayerNormBackward>();
-    n->next_edges = {gradient_edge(x), gradient_edge(gamma), gradient_edge(beta)};
-    n->x = SavedTensor(x);
-    n->gamma = SavedTensor(gamma);
-    n->mean = SavedTensor(r.mean);
-    n->rstd = SavedTensor(r.rstd);
-    n->eps = eps;
-    set_history(r.out, n);
-  }
-  return r.out;
+  return record<LayerNormBackward>(r.out, {&x, &gamma, &beta}, [&](LayerNormBackward& n) {
+    n.x = SavedTensor(x);
+    n.gamma = SavedTensor(gamma);
+    n.mean = SavedTensor(r.mean);
+    n.rstd = SavedTensor(r.rstd);
+    n.eps = eps;
+  });
 }
 
 // ---- attention ----
@@ -198,17 +188,13 @@ Tensor attention(const Tensor& qkv, int64_t num_heads, const AttentionMask& mask
     return merge_heads(matmul(attention_weights(h[0], h[1], mask, "MultiHeadAttention"), h[2]));
   }
   auto r = ops::attention_forward(qkv, num_heads, mask);
-  if (GradMode::is_enabled() && qkv.requires_grad()) {
-    auto n = std::make_shared<AttentionBackward>();
-    n->next_edges = {gradient_edge(qkv)};
-    n->qkv = SavedTensor(qkv);  // the original, so a double backward stays linked to it
-    n->probs = SavedTensor(r.probs);
-    n->expanded_mask = r.mask;
-    n->mask = mask;
-    n->num_heads = num_heads;
-    set_history(r.out, n);
-  }
-  return r.out;
+  return record<AttentionBackward>(r.out, {&qkv}, [&](AttentionBackward& n) {
+    n.qkv = SavedTensor(qkv);  // the original, so a double backward stays linked to it
+    n.probs = SavedTensor(r.probs);
+    n.expanded_mask = r.mask;
+    n.mask = mask;
+    n.num_heads = num_heads;
+  });
 }
 
 }  // namespace tt

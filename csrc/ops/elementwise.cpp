@@ -302,12 +302,7 @@ void float_unary(UnaryOp op, T* o, const T* x, int64_t n) {
         Batch r = one / (one + e);
         return xsimd::select(v >= Batch(T(0)), r, e * r);
       });
-    case UnaryOp::GeluTanh: {
-      const Batch k = Batch(T(kGeluK)), c = Batch(T(kGeluC));
-      return map_simd(o, x, n, [&](Batch v) {
-        return half * v * (one + xsimd::tanh(k * (v + c * v * v * v)));
-      });
-    }
+    case UnaryOp::GeluTanh: return map_simd(o, x, n, [](Batch v) { return gelu_tanh(v); });
     case UnaryOp::GeluErf: {
       const Batch inv_sqrt2(T(0.7071067811865476));
       return map_simd(o, x, n, [&](Batch v) { return half * v * (one + erf_full(v * inv_sqrt2)); });
@@ -436,6 +431,34 @@ Tensor unary(UnaryOp op, const Tensor& a_in) {
     T* po = out.data<T>();
     const T* px = x.data<T>();
     chunked(n, kTranscendentalFlops, [&](int64_t i, int64_t j) { float_unary<T>(op, po + i, px + i, j - i); });
+  });
+  return out;
+}
+
+Tensor gelu_tanh_backward(const Tensor& g_in, const Tensor& u_in) {
+  prof::KernelTimer timer("gelu_backward");
+  const Tensor u = contiguous(u_in);
+  // g may have another shape with u's element count (the fused Linear's (B, T, out) gradient
+  // against its (rows, out) pre-activation); a smaller g broadcasts.
+  const Tensor g = g_in.numel() == u.numel() ? contiguous(astype(g_in, u.dtype()))
+                                             : contiguous(views::expand(astype(g_in, u.dtype()), u.shape()));
+  Tensor out = Tensor::empty(u.shape(), u.dtype());
+  dispatch_float(u.dtype(), "gelu backward", [&](auto tag) {
+    using T = decltype(tag);
+    using Batch = xsimd::batch<T>;
+    constexpr int64_t W = static_cast<int64_t>(Batch::size);
+    const T *pg = g.data<T>(), *pu = u.data<T>();
+    T* po = out.data<T>();
+    chunked(u.numel(), kTranscendentalFlops, [&](int64_t i, int64_t end) {
+      for (; i + W <= end; i += W)
+        (Batch::load_unaligned(pg + i) * gelu_tanh_grad(Batch::load_unaligned(pu + i))).store_unaligned(po + i);
+      if (i < end) {  // the tail through a padded batch (zeros are harmless to the formula)
+        alignas(64) T bg[W] = {}, bu[W] = {};
+        for (int64_t k = 0; k < end - i; ++k) bg[k] = pg[i + k], bu[k] = pu[i + k];
+        (Batch::load_unaligned(bg) * gelu_tanh_grad(Batch::load_unaligned(bu))).store_unaligned(bg);
+        for (int64_t k = 0; k < end - i; ++k) po[i + k] = bg[k];
+      }
+    });
   });
   return out;
 }

@@ -31,9 +31,5 @@ CrossEntropyResult cross_entropy(const Tensor& logits, const Tensor& targets, in
 void add_bias_columns(Tensor& y, const std::vector<Tensor>& biases, const std::vector<int64_t>& widths);
 // Column sums of the block [off, off + n) of a (rows, ld) matrix: a bias gradient.
 Tensor sum_rows(const Tensor& g2, int64_t off, int64_t n);
-// gelu_tanh(u) elementwise, u contiguous float (tanh computed as 1 - 2 / (exp(2v) + 1): one exp).
-Tensor gelu_tanh_fast(const Tensor& u);
-// g * gelu_tanh'(u), both contiguous float of one shape; tanh is recomputed, not saved.
-Tensor gelu_tanh_backward(const Tensor& g, const Tensor& u);
 
 }  // namespace tt::ops

@@ -57,6 +57,10 @@ inline Tensor bitwise_xor(const Tensor& a, const Tensor& b) { return binary(Bina
 // transcendental ones need float input (TypeError otherwise).
 enum class UnaryOp { Neg, Abs, Sign, Exp, Log, Sqrt, Sin, Cos, Tanh, Sigmoid, Relu, GeluTanh, GeluErf, LogicalNot, Erf };
 Tensor unary(UnaryOp op, const Tensor& a);
+// g * gelu'(u) for GELU's tanh form (ops/gelu.h), in u's shape; u float, g cast to u's dtype and
+// read flat when it has u's element count, else broadcast to u's shape:
+// the derivative kernel of tt.gelu's and the fused Linear + GELU's backward.
+Tensor gelu_tanh_backward(const Tensor& g, const Tensor& u);
 // ~t as numpy: logical not of a bool tensor, two's-complement not of int64; floats raise TypeError.
 Tensor bitwise_not(const Tensor& a);
 Tensor clip(const Tensor& a, std::optional<double> lo, std::optional<double> hi);

@@ -3,7 +3,9 @@
 // backward()/grad(), grad modes, and custom Python Functions whose backward
 // the C++ engine calls (PyFunctionNode).
 #include "autograd/backward.h"
+#include "autograd/conv.h"
 #include "autograd/engine.h"
+#include "autograd/fused_backward.h"
 #include "autograd/grad_mode.h"
 #include "python/bindings.h"
 #include "python/hook_gc.h"

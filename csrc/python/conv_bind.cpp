@@ -9,7 +9,6 @@
 namespace ttpy {
 
 void bind_conv(py::module_& m) {
-  py::class_<tt::Conv2dBackward, tt::Node, std::shared_ptr<tt::Conv2dBackward>>(m, "Conv2dBackward");
   m.def("conv2d", [](const Tensor& x, const Tensor& w, std::optional<Tensor> b, Pair stride, Pair padding) {
     if (w.dim() != 4)
       throw tt::ValueError("conv2d: weight must be 4-D (out_channels, in_channels, kh, kw), got shape " +
@@ -23,7 +22,6 @@ void bind_conv(py::module_& m) {
      py::arg("padding") = Pair{0, 0},
      "Fused 2-D convolution (no dilation or groups): x (N, C, H, W), weight (O, C, kh, kw), bias (O,) or None.");
 
-  py::class_<tt::MaxPool2dBackward, tt::Node, std::shared_ptr<tt::MaxPool2dBackward>>(m, "MaxPool2dBackward");
   m.def("max_pool2d", [](const Tensor& x, Pair kernel, Pair stride, Pair padding) {
     const tt::ops::Window2d g = image_window(x, kernel, stride, padding);
     if (tt::AnomalyMode::is_enabled()) return tt::max_pool2d(x, g);

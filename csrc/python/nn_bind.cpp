@@ -1,10 +1,10 @@
 // The fused ops and transformer blocks as private functions the layers of
-// tinytorch.core.{layers, attention, transformer} call (tinytorch._C._nn_*),
-// and the Python classes of the fused ops' graph nodes. Argument conversion
+// tinytorch.core.{layers, attention, transformer} call (tinytorch._C._nn_*).
+// (Their graph nodes' Python classes come from autograd/ops.def.) Argument conversion
 // only: attention masks are classified in C++ (ops::classify_mask), the
 // blocks are csrc/nn, the fused ops csrc/autograd/fused_ops.h.
 // (LayerNorm's binding is tinytorch._C.layer_norm, in nn_functional_bind.cpp.)
-#include "autograd/fused_backward.h"
+#include "autograd/fused_ops.h"
 #include "autograd/grad_mode.h"
 #include "nn/transformer.h"
 #include "python/convert.h"
@@ -49,20 +49,9 @@ Tensor without_gil(F&& f) {
   return f();
 }
 
-template <class T, class Base = tt::Node>
-void node_class(py::module_& m, const char* name) {
-  py::class_<T, Base, std::shared_ptr<T>>(m, name);
-}
-
 }  // namespace
 
 void bind_nn(py::module_& m) {
-  // The fused ops' graph nodes, so type(t.grad_fn).__name__ names them (fused_backward.h).
-  node_class<tt::LinearBackward>(m, "LinearBackward");
-  node_class<tt::LinearGeluBackward, tt::LinearBackward>(m, "LinearGeluBackward");
-  node_class<tt::LayerNormBackward>(m, "LayerNormBackward");
-  node_class<tt::AttentionBackward>(m, "AttentionBackward");
-
   m.def("_nn_linear", [](const Tensor& x, const Tensor& w, const std::optional<Tensor>& b) {
     return tt::linear(x, w, opt(b));
   }, py::arg("x"), py::arg("weight"), py::arg("bias") = py::none());

@@ -43,3 +43,25 @@ def test_every_table_op_is_bound_stubbed_exported_and_records_its_node(name):
     x = tt.Tensor(np.array([0.5, 1.5]), requires_grad=True)
     for y in (getattr(tt, name)(x), getattr(x, name)()):
         assert type(y.grad_fn).__name__ == node
+
+
+AUTOGRAD_DIR = BACKWARD_H.parent
+
+
+@pytest.mark.skipif(not BACKWARD_H.exists(), reason="needs the C++ sources (a source checkout)")
+def test_every_node_struct_is_listed_in_the_table_and_bound_as_a_class_of_C():
+    """ops.def is the one list of nodes: a rule written anywhere in csrc/autograd (backward.h, the
+    fused layers' fused_backward.h, conv.h) without its table line would have no Python class."""
+    import re
+
+    table = (AUTOGRAD_DIR / "ops.def").read_text()
+    listed = set(re.findall(r"^TT_NODE_CLASS\((\w+), \w+\)", table, re.M))
+    listed |= set(re.findall(r"^TT_UNARY_(?:OP|FORM)\([^)]*?(\w+Backward)", table, re.M))
+    structs = set()
+    for header in AUTOGRAD_DIR.glob("*.h"):
+        structs |= set(re.findall(r"^struct (\w+Backward) : (?:public )?\w+", header.read_text(), re.M))
+    assert {"LinearBackward", "Conv2dBackward", "MulBackward", "ExpBackward"} <= structs  # the scan sees them
+    assert structs - listed == set(), "node structs with no line in csrc/autograd/ops.def"
+    assert listed - structs == set(), "table lines naming no node struct"
+    for node in structs:
+        assert issubclass(getattr(_C, node), _C.Node), node
