@@ -28,7 +28,7 @@ MATMUL_CHILD = r"""
 import json, time, numpy as np, tinytorch as tt
 shapes = [(256, 256, 256), (1024, 1024, 1024), (2048, 256, 768), (2048, 1024, 256), (64, 1024, 1024)]
 info = tt._C._build_info() if hasattr(tt._C, "_build_info") else {}
-# (builds before tinytorch/_build_config.py linked the system OpenBLAS and had no _BLAS)
+# (builds from before tinytorch._BLAS existed linked the system OpenBLAS)
 out = {"blas": getattr(tt, "_BLAS", "system"), "march": getattr(tt, "_MARCH", "native"),
        "core": info.get("blas_core", "?")}
 for m, k, n in shapes:
