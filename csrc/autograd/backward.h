@@ -602,7 +602,8 @@ struct EmbeddingBackward : Node {  // gw = zeros(V, D) with g's rows scatter-add
   TensorList apply(TensorList&& g) override {
     Tensor flat_idx = ops::reshape(idx.unpack(*this), {-1});
     Tensor rows = reshape(g[0], {-1, weight_shape.back()});
-    return {index_add(ops::full(weight_shape, 0.0, g[0].dtype()), 0, flat_idx, rows)};
+    if (!GradMode::is_enabled()) return {ops::embedding_backward(weight_shape, flat_idx, rows)};
+    return {index_add(ops::full(weight_shape, 0.0, g[0].dtype()), 0, flat_idx, rows)};  // create_graph
   }
 };
 

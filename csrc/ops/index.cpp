@@ -246,6 +246,28 @@ Tensor index_add(const Tensor& self_in, int64_t dim, const Tensor& index, const 
   return with_shape(out, self_in.shape());
 }
 
+Tensor embedding_backward(const Shape& table_shape, const Tensor& index, const Tensor& rows_in) {
+  prof::KernelTimer timer("embedding_backward");
+  const int64_t V = table_shape[0], D = table_shape[1];
+  std::vector<int64_t> idx = checked_index_vector(ops::reshape(index, {-1}), V, 0, "embedding backward");
+  const Tensor rows = contiguous(rows_in);
+  if (rows.dim() != 2 || rows.shape()[0] != static_cast<int64_t>(idx.size()) || rows.shape()[1] != D)
+    fail<ValueError>("embedding backward: gradient rows of shape ", shape_str(rows.shape()), " do not match ",
+                     idx.size(), " indices into a table of shape ", shape_str(table_shape));
+  Tensor out = full(table_shape, 0.0, rows.dtype());
+  dispatch_float(rows.dtype(), "embedding backward", [&](auto tag) {
+    using T = decltype(tag);
+    const T* src = rows.data<T>();
+    T* dst = out.data<T>();
+    for (size_t i = 0; i < idx.size(); ++i) {  // in order: repeated indices accumulate, never race
+      T* row = dst + idx[i] * D;
+      const T* add = src + static_cast<int64_t>(i) * D;
+      for (int64_t j = 0; j < D; ++j) row[j] += add[j];
+    }
+  });
+  return out;
+}
+
 Tensor scatter_add(const Tensor& self_in, int64_t dim, const Tensor& index_in, const Tensor& src_in) {
   prof::KernelTimer timer("scatter_add");
   require_int64_index(index_in, "scatter_add");

@@ -94,6 +94,10 @@ Tensor take(const Tensor& a, const Tensor& index);                       // flat
 // out = copy of `self` with out.index_select(dim, index) += src (rows of repeated indices accumulate).
 Tensor index_add(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src);
 Tensor scatter_add(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src);  // torch.scatter_add
+// An embedding table's gradient: zeros of `table_shape` (V, D) with rows (n, D) added at the n indices
+// (repeated ones accumulate). index_add's result without its copy of the zero table (a GPT-2
+// vocabulary's table is 154 MB).
+Tensor embedding_backward(const Shape& table_shape, const Tensor& index, const Tensor& rows);
 Tensor cat(const std::vector<Tensor>& ts, int64_t dim);
 Tensor stack(const std::vector<Tensor>& ts, int64_t dim);
 Tensor one_hot(const Tensor& index, int64_t num_classes);  // float32 result
