@@ -82,14 +82,20 @@ BlasLayout blas_layout(const MatrixStack& m) {
 // C = op(A) op(B) split across the threads (see ops/parallel.h) in blocks of
 // 16 rows of C (whole register tiles for the BLAS kernels): rows [r0, r1) of
 // op(A) start at row r0 of A, or at column r0 when A is stored transposed.
-// A product with few rows and more columns (64 x 1024 @ 1024 x 1024) is split
-// by columns instead: 32-row slices ran at 134 GFLOP/s, column halves faster.
+// A product with fewer rows than columns is split by columns instead. Each
+// thread's BLAS call packs (copies into its kernel's layout) all of the operand
+// it shares with the other threads: split by rows, every thread packs all of
+// B (K x N); split by columns, all of A (M x K). So rows when M >= N. GPT-2
+// small's products have M = batch x seq = 256 rows and N up to 50257: split by
+// rows, both threads packed every weight in full, and packing was 19% of a
+// training step's CPU time in perf (docs/performance.md). (64 x 1024 @ 1024 x
+// 1024: 32-row slices ran at 134 GFLOP/s, column halves faster.)
 template <class T>
 void gemm_split(bool ta, bool tb, int m, int n, int k, const T* a, int lda, const T* b, int ldb, T* c, int ldc) {
   constexpr int64_t kBlock = 16;
   const double flops = 2.0 * m * n * k;
   const int64_t row_blocks = (m + kBlock - 1) / kBlock, col_blocks = (n + kBlock - 1) / kBlock;
-  if (m >= 128 * num_threads() || m >= n) {
+  if (m >= n) {
     parallel_for(row_blocks, flops, [&](int64_t begin, int64_t end) {
       const int64_t r0 = begin * kBlock, r1 = std::min<int64_t>(end * kBlock, m);
       gemm(ta, tb, r1 - r0, n, k, T(1), ta ? a + r0 : a + r0 * lda, lda, b, ldb, T(0), c + r0 * ldc, ldc);
