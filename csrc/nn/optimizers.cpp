@@ -17,6 +17,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <xsimd/xsimd.hpp>
 
+#include "core/profiler.h"
 #include "ops/ops.h"
 #include "ops/parallel.h"
 
@@ -248,6 +249,7 @@ void sgd_step(const std::vector<Tensor>& params, std::vector<Tensor>& momentum_b
 
 void adam_step(const std::vector<Tensor>& params, std::vector<Tensor>& exp_avgs, std::vector<Tensor>& exp_avg_sqs,
                std::vector<int64_t>& steps, const AdamOptions& o) {
+  prof::KernelTimer timer("adam_step");  // the profiler's Adam row; a flag test when off
   const char* opt = o.decoupled_weight_decay ? "AdamW.step" : "Adam.step";
   check_finite_at_least(opt, "lr", o.lr, 0.0);
   check_finite_at_least(opt, "eps", o.eps, 0.0);
