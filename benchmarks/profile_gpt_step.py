@@ -45,11 +45,12 @@ def main():
     for _ in range(3):
         step()
     if args.no_profiler:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(args.steps):
             step()
-        print(f"{args.steps} steps, {(time.perf_counter() - t0) / args.steps * 1e3:.1f} ms per step "
-              f"({tt.get_num_threads()} threads)")
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        print(f"{args.steps} steps, {wall / args.steps * 1e3:.1f} ms per step, {cpu / args.steps * 1e3:.1f} CPU-ms "
+              f"per step (all threads; {tt.get_num_threads()} threads)")
         return
     prof = Profiler()
     t0 = time.perf_counter()

@@ -7,6 +7,7 @@
 
 #include "autograd/api.h"
 #include "autograd/grad_mode.h"
+#include "core/views.h"
 #include "ops/nn_kernels.h"
 
 namespace tt {
@@ -23,8 +24,19 @@ TensorList LinearBackward::linear_grads(const Tensor& g) {
   };
   Tensor g2 = reshape(g, {-1, g.shape().back()});
   TensorList result(1 + 2 * k);
-  if (next_edges[0].valid())  // gx = g @ w^T
-    result[0] = reshape(matmul(g2, transpose(k == 1 ? weights()[0] : cat(weights(), 1), 0, 1)), x_shape);
+  if (next_edges[0].valid()) {  // gx = g @ w^T
+    bool same_float = is_floating(g2.dtype()) && !GradMode::is_enabled();
+    for (auto& wi : weights()) same_float = same_float && wi.dtype() == g2.dtype();
+    if (k > 1 && same_float) {  // the sum over the packed weights of g_i @ w_i^T, with no cat of the weights
+      Tensor gx = Tensor::empty({g2.shape()[0], x_shape.back()}, g2.dtype());
+      int64_t off = 0;
+      for (size_t i = 0; i < k; off += widths[i], ++i)
+        ops::matmul_into(views::narrow(g2, 1, off, widths[i]), views::transpose(weights()[i], 0, 1), gx, i > 0);
+      result[0] = reshape(gx, x_shape);
+    } else {
+      result[0] = reshape(matmul(g2, transpose(k == 1 ? weights()[0] : cat(weights(), 1), 0, 1)), x_shape);
+    }
+  }
   Tensor x2t;
   int64_t off = 0;
   for (size_t i = 0; i < k; off += widths[i], ++i) {

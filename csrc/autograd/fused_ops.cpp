@@ -12,6 +12,7 @@
 #include "autograd/grad_mode.h"
 #include "autograd/record.h"
 #include "core/profiler.h"
+#include "core/views.h"
 #include "ops/gelu.h"
 #include "ops/nn_kernels.h"
 
@@ -66,7 +67,16 @@ Tensor linear_impl(const Tensor& x, const std::vector<Tensor>& ws, const std::ve
     widths.push_back(w.shape()[1]);
     out += w.shape()[1];
   }
-  Tensor y = ops::matmul(ops::reshape(x, {-1, in}), ws.size() == 1 ? ws[0] : ops::cat(ws, 1));  // new (rows, out)
+  Tensor x2 = ops::reshape(x, {-1, in}), y;  // y: new (rows, out)
+  if (ws.size() == 1) {
+    y = ops::matmul(x2, ws[0]);
+  } else {  // each weight's product straight into its columns of y: no cat of the weights
+    y = Tensor::empty({x2.shape()[0], out}, x.dtype());
+    for (size_t i = 0, off = 0; i < ws.size(); off += widths[i], ++i) {
+      Tensor block = views::narrow(y, 1, static_cast<int64_t>(off), widths[i]);
+      ops::matmul_into(x2, ws[i], block, false);
+    }
+  }
   ops::add_bias_columns(y, bs, widths);
   Tensor pre;
   if (gelu) {

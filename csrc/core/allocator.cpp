@@ -4,6 +4,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <map>
@@ -64,17 +65,25 @@ void free_small(void* ctx, char* p) {
   else std::free(p);
 }
 
-// Large blocks: one process-wide cache keyed by exact rounded size, capped at
-// 512 MiB. Without it each training step of a medium GPT re-faulted its
-// activations from the kernel (clear_page was 11% of the step in perf).
+// Large blocks: one process-wide cache keyed by exact rounded size. Without it
+// each training step of a medium GPT re-faulted its activations from the
+// kernel (clear_page was 11% of the step in perf).
+// The cache holds at most max(512 MiB, the peak of large bytes in use at once):
+// what the program has already shown it needs, so a training loop's whole
+// per-step churn is reused. With a fixed 512 MiB cap a GPT-2-small step
+// (gradients of 124M parameters, 50257-wide logits: ~1.6 GB allocated per
+// step) re-faulted ~13,000 pages per step, and clear_page was the largest
+// entry in perf (a step took 1.6x as long; docs/performance.md).
 // Blocks >= 4 MiB are 2 MiB aligned and marked for transparent huge pages, as
 // numpy does (a 1024x1024 add went from 194 us to 158 us; numpy 151 us).
 constexpr size_t kHuge = size_t{2} << 20;
-constexpr size_t kMaxCachedBytes = size_t{512} << 20;
+constexpr size_t kMinCacheCap = size_t{512} << 20;
 struct LargeCache {
   std::mutex mu;
   std::multimap<size_t, char*> blocks;
-  size_t bytes = 0;
+  size_t bytes = 0;       // held in the cache
+  size_t live = 0;        // handed out and not yet freed
+  size_t peak_live = 0;   // the most ever handed out at once
 };
 LargeCache& large_cache() {
   static LargeCache* cache = new LargeCache;  // leaked: storages may be freed during static destruction
@@ -90,7 +99,8 @@ void free_large(void* ctx, char* p) {
   auto& c = large_cache();
   {
     std::lock_guard<std::mutex> lock(c.mu);
-    if (c.bytes + size <= kMaxCachedBytes) {
+    c.live -= size;
+    if (c.bytes + size <= std::max(kMinCacheCap, c.peak_live)) {
       c.blocks.emplace(size, p);
       c.bytes += size;
       return;
@@ -146,10 +156,17 @@ Block allocate_block(size_t nbytes) {
       char* p = it->second;
       cache.blocks.erase(it);
       cache.bytes -= size;
+      cache.live += size;
+      cache.peak_live = std::max(cache.peak_live, cache.live);
       return {p, free_large, tag_ctx(size, nbytes, size)};
     }
   }
   char* p = static_cast<char*>(std::aligned_alloc(size >= 2 * kHuge ? kHuge : 64, size));
+  if (p) {
+    std::lock_guard<std::mutex> lock(cache.mu);
+    cache.live += size;
+    cache.peak_live = std::max(cache.peak_live, cache.live);
+  }
 #ifdef MADV_HUGEPAGE
   if (p && size >= 2 * kHuge) madvise(p, size, MADV_HUGEPAGE);
 #endif

@@ -10,6 +10,7 @@
 // Batch dims are walked with their own strides, so a weight broadcast over the
 // batch (stride 0) is read from the same memory for every batch element.
 #include "ops/blas.h"
+#include "ops/nn_kernels.h"
 
 #include <algorithm>
 #include <array>
@@ -82,22 +83,29 @@ BlasLayout blas_layout(const MatrixStack& m) {
 // C = op(A) op(B) split across the threads (see ops/parallel.h) in blocks of
 // 16 rows of C (whole register tiles for the BLAS kernels): rows [r0, r1) of
 // op(A) start at row r0 of A, or at column r0 when A is stored transposed.
-// A product with few rows and more columns (64 x 1024 @ 1024 x 1024) is split
-// by columns instead: 32-row slices ran at 134 GFLOP/s, column halves faster.
+// A product with fewer rows than columns is split by columns instead. Each
+// thread's BLAS call packs (copies into its kernel's layout) all of the operand
+// it shares with the other threads: split by rows, every thread packs all of
+// B (K x N); split by columns, all of A (M x K). So rows when M >= N. GPT-2
+// small's products have M = batch x seq = 256 rows and N up to 50257: split by
+// rows, both threads packed every weight in full, and packing was 19% of a
+// training step's CPU time in perf (docs/performance.md). (64 x 1024 @ 1024 x
+// 1024: 32-row slices ran at 134 GFLOP/s, column halves faster.)
 template <class T>
-void gemm_split(bool ta, bool tb, int m, int n, int k, const T* a, int lda, const T* b, int ldb, T* c, int ldc) {
+void gemm_split(bool ta, bool tb, int m, int n, int k, const T* a, int lda, const T* b, int ldb, T* c, int ldc,
+                T beta = T(0)) {
   constexpr int64_t kBlock = 16;
   const double flops = 2.0 * m * n * k;
   const int64_t row_blocks = (m + kBlock - 1) / kBlock, col_blocks = (n + kBlock - 1) / kBlock;
-  if (m >= 128 * num_threads() || m >= n) {
+  if (m >= n) {
     parallel_for(row_blocks, flops, [&](int64_t begin, int64_t end) {
       const int64_t r0 = begin * kBlock, r1 = std::min<int64_t>(end * kBlock, m);
-      gemm(ta, tb, r1 - r0, n, k, T(1), ta ? a + r0 : a + r0 * lda, lda, b, ldb, T(0), c + r0 * ldc, ldc);
+      gemm(ta, tb, r1 - r0, n, k, T(1), ta ? a + r0 : a + r0 * lda, lda, b, ldb, beta, c + r0 * ldc, ldc);
     });
   } else {  // columns [c0, c1) of op(B) start at column c0 of B, or at row c0 when B is stored transposed
     parallel_for(col_blocks, flops, [&](int64_t begin, int64_t end) {
       const int64_t c0 = begin * kBlock, c1 = std::min<int64_t>(end * kBlock, n);
-      gemm(ta, tb, m, c1 - c0, k, T(1), a, lda, tb ? b + c0 * ldb : b + c0, ldb, T(0), c + c0, ldc);
+      gemm(ta, tb, m, c1 - c0, k, T(1), a, lda, tb ? b + c0 * ldb : b + c0, ldb, beta, c + c0, ldc);
     });
   }
 }
@@ -248,6 +256,40 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   else
     blas_matmul<double>(a, ma, a_bst, b, mb, b_bst, batch, out);
   return out;
+}
+
+void matmul_into(const Tensor& a_in, const Tensor& b_in, Tensor& out, bool accumulate) {
+  prof::KernelTimer timer("matmul");
+  const DType dt = out.dtype();
+  if (a_in.dim() != 2 || b_in.dim() != 2 || out.dim() != 2 || a_in.shape()[1] != b_in.shape()[0] ||
+      out.shape()[0] != a_in.shape()[0] || out.shape()[1] != b_in.shape()[1] || a_in.dtype() != dt ||
+      b_in.dtype() != dt || !is_floating(dt))
+    fail<ValueError>("matmul_into: expected (M, K) @ (K, N) into (M, N) of one float dtype, got ",
+                     shape_str(a_in.shape()), " @ ", shape_str(b_in.shape()), " into ", shape_str(out.shape()));
+  const int64_t M = out.shape()[0], N = out.shape()[1], K = a_in.shape()[1];
+  if (M == 0 || N == 0) return;
+  const int64_t ldc = M == 1 ? N : out.strides()[0];
+  if ((N > 1 && out.strides()[1] != 1) || ldc < N || ldc > INT_MAX || M > INT_MAX || N > INT_MAX || K > INT_MAX)
+    fail<ValueError>("matmul_into: the output must be rows of unit-stride columns BLAS can write, got strides ",
+                     shape_str(out.strides()));
+  Tensor a = a_in, b = b_in;
+  MatrixStack ma = as_matrix_stack(a, true), mb = as_matrix_stack(b, false);
+  if (!blas_layout(ma).readable) ma = as_matrix_stack(a = contiguous(a), true);
+  if (!blas_layout(mb).readable) mb = as_matrix_stack(b = contiguous(b), false);
+  const BlasLayout la = blas_layout(ma), lb = blas_layout(mb);
+  timer.flops = 2.0 * M * N * K;
+  dispatch_float(dt, "matmul", [&](auto tag) {
+    using T = decltype(tag);
+    T* pc = out.data<T>();
+    if (K == 0) {  // an empty sum: BLAS may leave C untouched
+      if (!accumulate)
+        for (int64_t r = 0; r < M; ++r) std::fill(pc + r * ldc, pc + r * ldc + N, T(0));
+      return;
+    }
+    gemm_split<T>(la.transposed, lb.transposed, static_cast<int>(M), static_cast<int>(N), static_cast<int>(K),
+                  a.data<T>(), static_cast<int>(la.ld), b.data<T>(), static_cast<int>(lb.ld), pc,
+                  static_cast<int>(ldc), accumulate ? T(1) : T(0));
+  });
 }
 
 }  // namespace tt::ops

@@ -31,5 +31,11 @@ CrossEntropyResult cross_entropy(const Tensor& logits, const Tensor& targets, in
 void add_bias_columns(Tensor& y, const std::vector<Tensor>& biases, const std::vector<int64_t>& widths);
 // Column sums of the block [off, off + n) of a (rows, ld) matrix: a bias gradient.
 Tensor sum_rows(const Tensor& g2, int64_t off, int64_t n);
+// out = a @ b, or out += a @ b when accumulate (ops/matmul.cpp): a (M, K), b (K, N) in any layout
+// matmul accepts, out (M, N) a view whose columns are unit-stride (a column block of a wider
+// matrix), all of one float dtype; split across the threads as matmul is. The packed Linear
+// (Q, K, V) writes each weight's product into its columns of y and sums the input gradient
+// weight by weight, instead of concatenating the weights twice a step (ops/matmul.cpp).
+void matmul_into(const Tensor& a, const Tensor& b, Tensor& out, bool accumulate);
 
 }  // namespace tt::ops

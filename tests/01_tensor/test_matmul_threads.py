@@ -9,8 +9,9 @@ from tinytorch import _C
 
 pytestmark = pytest.mark.module01
 
-# (M, K, N): row split, column split (few rows, many columns), odd sizes not multiples of 16
-SHAPES = [(512, 96, 200), (40, 256, 1000), (333, 129, 77), (2048, 64, 48)]
+# (M, K, N): row split (M >= N), column split (M < N, also with many rows: each thread then packs
+# only its columns of B), odd sizes not multiples of 16
+SHAPES = [(512, 96, 200), (40, 256, 1000), (300, 72, 1001), (333, 129, 77), (2048, 64, 48)]
 
 
 @pytest.fixture
