@@ -20,9 +20,11 @@
 #include "ops/conv.h"
 
 #include "ops/blas.h"
+#include "ops/conv_winograd.h"
 
 #include <algorithm>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -234,6 +236,13 @@ void check_blas_sizes(const Plan& p) {
                      " values per window, ", p.L, " output positions); use smaller inputs or kernels");
 }
 
+// TEMPORARY experiment switch: TT_CONV_WINOGRAD=0 forces the column GEMM.
+bool use_winograd(const Window2d& g, int64_t O) {
+  const char* e = std::getenv("TT_CONV_WINOGRAD");
+  const bool off = e && e[0] == '0';
+  return !off && winograd_conv_applies(g, O);
+}
+
 }  // namespace
 
 void check_conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Window2d& g) {
@@ -271,7 +280,11 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, const 
   const Tensor x = contiguous(x_in), w = contiguous(w_in), b = b_in.defined() ? contiguous(b_in) : Tensor();
   dispatch_float(x.dtype(), "conv2d", [&](auto tag) {
     using T = decltype(tag);
-    forward_kernel<T>(p, x.data<T>(), w.data<T>(), b.defined() ? b.data<T>() : nullptr, y.data<T>(), g);
+    const T* bias = b.defined() ? b.data<T>() : nullptr;
+    if (use_winograd(g, p.O))
+      winograd_conv_forward<T>(x.data<T>(), w.data<T>(), bias, y.data<T>(), p.N, p.O, g);
+    else
+      forward_kernel<T>(p, x.data<T>(), w.data<T>(), bias, y.data<T>(), g);
   });
   return y;
 }
@@ -301,6 +314,12 @@ Conv2dGrads conv2d_backward(const Tensor& gy_in, const Tensor& x_in, const Tenso
   const Tensor x = need_w ? contiguous(x_in) : Tensor(), w = need_x ? contiguous(w_in) : Tensor();
   dispatch_float(dt, "conv2d backward", [&](auto tag) {
     using T = decltype(tag);
+    if (use_winograd(g, p.O)) {
+      winograd_conv_backward<T>(gy.data<T>(), need_w ? x.data<T>() : nullptr, need_x ? w.data<T>() : nullptr,
+                                need_x ? out.x.data<T>() : nullptr, need_w ? out.w.data<T>() : nullptr,
+                                need_b ? out.b.data<T>() : nullptr, p.N, p.O, g);
+      return;
+    }
     backward_kernel<T>(p, gy.data<T>(), need_w ? x.data<T>() : nullptr, need_x ? w.data<T>() : nullptr, need_x ? out.x.data<T>() : nullptr,
                        need_w ? out.w.data<T>() : nullptr, need_b ? out.b.data<T>() : nullptr, g);
   });
