@@ -24,6 +24,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/profiler.h"
 #include "ops/blas.h"
 #include "ops/parallel.h"
 
@@ -413,6 +414,7 @@ bool winograd_conv_applies(const Window2d& g, int64_t O) {
 
 template <class T>
 void winograd_conv_forward(const T* x, const T* w, const T* b, T* y, int64_t N, int64_t O, const Window2d& g) {
+  prof::KernelTimer timer("conv2d_winograd");  // nested in conv2d's timer, which holds the FLOPs
   const Plan p(g, N, O);
   const int64_t ld_max = p.per * p.tiles;
   std::unique_ptr<T[]> U = buffer<T>(16 * O * p.C);
@@ -439,6 +441,7 @@ void winograd_conv_forward(const T* x, const T* w, const T* b, T* y, int64_t N, 
 template <class T>
 void winograd_conv_backward(const T* gy, const T* x, const T* w, T* gx, T* gw, T* gb, int64_t N, int64_t O,
                             const Window2d& g) {
+  prof::KernelTimer timer("conv2d_winograd_backward");
   const Plan p(g, N, O);
   const int64_t ld_max = p.per * p.tiles, C = p.C, HW = p.H * p.W;
   std::unique_ptr<T[]> U;
