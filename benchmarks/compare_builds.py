@@ -8,9 +8,12 @@ build (Debian's OpenBLAS), or the wheel (kernels for x86-64-v3) against a
 PYTHON_A/B are the interpreters of the two environments. Each round runs,
 for A then B, the next for B then A (so the machine's load falls on both alike), in a fresh process:
 tinytorch.matmul on the shapes of benchmarks/bench_matmul.py (best of 5 per
-shape), and the two GPT training configurations of benchmarks/bench_gpt.py
-(its --worker mode: median step). The table shows each side's median over
-the rounds and B/A. docs/distribution.md has the figures and what they decided.
+shape), the engine's overhead (benchmarks/bench_autograd.py's chain and MLP,
+median microseconds: lower is faster), and the two GPT training
+configurations of benchmarks/bench_gpt.py (its --worker mode: median step).
+The table shows each side's median over the rounds and B/A.
+docs/distribution.md has the BLAS figures and what they decided; docs/design.md
+the before/after of the engine restructuring (issue 10).
 """
 import argparse
 import json
@@ -24,7 +27,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 MATMUL_CHILD = r"""
 import json, time, numpy as np, tinytorch as tt
 shapes = [(256, 256, 256), (1024, 1024, 1024), (2048, 256, 768), (2048, 1024, 256), (64, 1024, 1024)]
-out = {"blas": tt._BLAS, "march": tt._MARCH, "core": tt._C._build_info()["blas_core"]}
+info = tt._C._build_info() if hasattr(tt._C, "_build_info") else {}
+# (builds from before tinytorch._BLAS existed linked the system OpenBLAS)
+out = {"blas": getattr(tt, "_BLAS", "system"), "march": getattr(tt, "_MARCH", "native"),
+       "core": info.get("blas_core", "?")}
 for m, k, n in shapes:
     rng = np.random.default_rng(0)
     a, b = tt.Tensor(rng.random((m, k), dtype=np.float32)), tt.Tensor(rng.random((k, n), dtype=np.float32))
@@ -41,19 +47,65 @@ print(json.dumps(out))
 """
 
 
+# The engine's own overhead, where the BLAS hardly matters: the two workloads of
+# benchmarks/bench_autograd.py (a 50-op elementwise chain on 32x32, and a small MLP), forward +
+# backward, median microseconds. A restructuring of csrc/autograd shows here first.
+ENGINE_CHILD = r"""
+import json, os, statistics, sys, time, numpy as np, tinytorch as tt
+sys.path.insert(0, os.environ["TT_BENCH_DIR"])
+from bench_autograd import chain
+rng = np.random.default_rng(0)
+x = tt.Tensor(rng.standard_normal((32, 32)).astype(np.float32), requires_grad=True)
+w = tt.Tensor(rng.standard_normal((32, 32)).astype(np.float32), requires_grad=True)
+X = tt.Tensor(rng.standard_normal((64, 784)).astype(np.float32))
+y = tt.Tensor(rng.integers(0, 10, 64), dtype=tt.int64)
+ps = [tt.Tensor((rng.standard_normal(s) * 0.05).astype(np.float32), requires_grad=True)
+      for s in ((784, 256), (256,), (256, 10), (10,))]
+def chain_step():
+    x.grad = w.grad = None
+    chain(tt, x, w).backward()
+def mlp_step():
+    for p in ps:
+        p.grad = None
+    tt.cross_entropy(tt.relu(X @ ps[0] + ps[1]) @ ps[2] + ps[3], y).backward()
+out = {}
+for name, fn, iters in (("autograd 50-op chain us", chain_step, 200), ("autograd MLP us", mlp_step, 50)):
+    fn()
+    samples = []
+    for _ in range(7):
+        t0 = time.perf_counter()
+        for _ in range(iters):
+            fn()
+        samples.append((time.perf_counter() - t0) / iters * 1e6)
+    out[name] = statistics.median(samples)
+print(json.dumps(out))
+"""
+
+
 def run(python, args):
     env = dict(os.environ)
     env.pop("OPENBLAS_CORETYPE", None)  # each build sets what it needs (tinytorch/_blas_setup.py)
+    env["TT_BENCH_DIR"] = HERE
     out = subprocess.run([python] + args, capture_output=True, text=True, check=True, env=env, cwd="/")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def one_round(python):
     r = run(python, ["-c", MATMUL_CHILD])
+    r.update(run(python, ["-c", ENGINE_CHILD]))
     for config, steps in (("milestone", 150), ("medium", 10)):
-        g = run(python, [os.path.join(HERE, "bench_gpt.py"), "--worker", "tinytorch", config, "--steps", str(steps)])
-        r[f"gpt {config} steps/s"] = g["steps_per_s"]
+        r[f"gpt {config} steps/s"] = 1.0 / statistics.median(gpt_step_times(python, config, steps))
     return r
+
+
+def gpt_step_times(python, config, steps):
+    """bench_gpt.py's worker (it builds and warms the model, then runs steps on "run N")."""
+    env = dict(os.environ)
+    env.pop("OPENBLAS_CORETYPE", None)
+    out = subprocess.run([python, os.path.join(HERE, "bench_gpt.py"), "--worker", "tinytorch", config],
+                         input=f"run {steps}\nquit\n", capture_output=True, text=True, check=True, env=env,
+                         cwd="/")
+    return json.loads(out.stdout.strip().splitlines()[1])["times"]
 
 
 def main():

@@ -76,6 +76,10 @@ Tensor gather(const Tensor& a, int64_t dim, const Tensor& index);
 Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index);
 Tensor take(const Tensor& a, const Tensor& index);
 Tensor index_add(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src);
+// t[key] = value inside a graph, out of place: t with t.flat[positions] = value (positions from
+// ops::advanced_positions, all distinct), as where(selected, value placed, t), so the old t gets
+// zero gradient where it was overwritten and value the gradient of the positions it filled.
+Tensor index_put(const Tensor& t, const Tensor& positions, const Tensor& value);
 Tensor scatter_add(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src);
 Tensor embedding(const Tensor& weight, const Tensor& indices);
 Tensor cat(const std::vector<Tensor>& ts, int64_t dim);

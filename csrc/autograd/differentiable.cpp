@@ -359,6 +359,22 @@ Tensor take(const Tensor& a, const Tensor& idx) {
   });
 }
 
+Tensor index_put(const Tensor& t, const Tensor& positions, const Tensor& value) {
+  const Tensor flat = ops::reshape(ops::contiguous(positions), {-1});
+  std::vector<int64_t> sorted(flat.data<int64_t>(), flat.data<int64_t>() + flat.numel());
+  std::sort(sorted.begin(), sorted.end());
+  if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end())
+    fail<RuntimeError>("Tensor.__setitem__: the index selects some elements more than once; assigning to "
+                       "repeated positions is ambiguous and not differentiable (use tinytorch.index_add or "
+                       "tinytorch.where instead)");
+  Tensor v = value.dtype() == t.dtype() ? value : astype(value, t.dtype());
+  if (v.shape() != positions.shape()) v = expand(v, positions.shape());
+  const Tensor placed = index_add(ops::full({t.numel()}, 0.0, t.dtype()), 0, flat, reshape(v, {-1}));
+  const Tensor selected = ops::full({t.numel()}, 0.0, DType::Bool);
+  ops::put_(selected, flat, ops::scalar_tensor(1, DType::Bool));
+  return where(ops::reshape(selected, t.shape()), reshape(placed, t.shape()), t);
+}
+
 Tensor index_add(const Tensor& self, int64_t dim, const Tensor& idx, const Tensor& src) {
   return record<IndexAddBackward>(ops::index_add(self, dim, idx, src), {&self, &src}, [&](IndexAddBackward& n) {
     n.dim = dim;

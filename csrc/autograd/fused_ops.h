@@ -50,7 +50,7 @@ Tensor merge_heads(const Tensor& x);
 
 // d gelu_tanh(x) / dx = 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 c x^2), t = tanh(k (x + c x^3)),
 // from differentiable ops: the one formula of GELUBackward (tanh form), also used by
-// LinearGeluBackward under create_graph. (The kernels: ops/linear_kernels.cpp.)
+// LinearGeluBackward under create_graph. (The kernels: ops/gelu.h.)
 Tensor gelu_tanh_derivative(const Tensor& x);
 
 }  // namespace tt

@@ -4,9 +4,9 @@
 // The forward is the one elementwise kernel behind tt.gelu(approximate='tanh')
 // and the fused Linear + GELU (ops/elementwise.cpp, UnaryOp::GeluTanh); the
 // derivative is the one kernel behind both backward rules (gelu_tanh_backward,
-// ops/linear_kernels.cpp). Their create_graph forms compose the same formula
-// from differentiable ops (autograd/fused_ops.cpp, gelu_tanh_derivative).
-// Included only by kernel files compiled with xsimd.
+// also in ops/elementwise.cpp). Their create_graph forms compose the same
+// formula from differentiable ops (autograd/fused_ops.cpp, gelu_tanh_derivative,
+// which takes only the constants from here).
 #pragma once
 #include <xsimd/xsimd.hpp>
 

@@ -181,6 +181,38 @@ Tensor take(const Tensor& a, const Tensor& index) {
   return out;
 }
 
+void put_(const Tensor& dst, const Tensor& positions, const Tensor& values) {
+  prof::KernelTimer timer("put_");
+  require_int64_index(positions, "put_");
+  Tensor vals = Tensor::empty(positions.shape(), dst.dtype());
+  copy_(vals, values);  // broadcast and cast with assignment's rules
+  const Tensor pos = contiguous(positions);
+  const int64_t n = dst.numel(), count = pos.numel();
+  const int64_t* idx = pos.data<int64_t>();
+  for (int64_t j = 0; j < count; ++j)  // checked before anything is written
+    if (idx[j] < 0 || idx[j] >= n)
+      fail<IndexError>("put_: position ", idx[j], " is out of range for a tensor of ", n, " elements");
+  dispatch(dst.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* out = dst.data<T>();
+    const T* v = vals.data<T>();
+    const bool flat = dst.is_contiguous();
+    for (int64_t j = 0; j < count; ++j) {  // in order, so the last write to a position wins
+      int64_t p = idx[j], off = 0;
+      if (flat) {
+        off = p;
+      } else {
+        for (int64_t d = dst.dim() - 1; d >= 0; --d) {
+          off += (p % dst.shape()[d]) * dst.strides()[d];
+          p /= dst.shape()[d];
+        }
+      }
+      out[off] = v[j];
+    }
+  });
+  dst.bump_version();
+}
+
 Tensor index_add(const Tensor& self_in, int64_t dim, const Tensor& index, const Tensor& src_in) {
   prof::KernelTimer timer("index_add");
   dim = normalize_dim(dim, self_in.dim(), "index_add");

@@ -26,7 +26,7 @@ struct CrossEntropyResult { Tensor loss, weights; };  // weights (M, 1): 1/count
 // logits (M, C) float, targets (M) int64; mean over targets != ignore_index.
 CrossEntropyResult cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore_index);
 
-// ---- Linear and Linear + GELU (ops/linear_kernels.cpp) ----
+// ---- Linear's bias (ops/linear_kernels.cpp; its GELU is ops/gelu.h's elementwise kernel) ----
 // y (rows, sum of widths) += the biases, bias i over the column block of width widths[i]; undefined biases add 0.
 void add_bias_columns(Tensor& y, const std::vector<Tensor>& biases, const std::vector<int64_t>& widths);
 // Column sums of the block [off, off + n) of a (rows, ld) matrix: a bias gradient.

@@ -99,6 +99,11 @@ Tensor stack(const std::vector<Tensor>& ts, int64_t dim);
 Tensor one_hot(const Tensor& index, int64_t num_classes);  // float32 result
 Tensor nonzero(const Tensor& a);                           // (n, ndim) int64, for boolean-mask indexing
 
+// dst.flat[positions] = values in place (numpy's t[key] = v once advanced_positions has turned the
+// key into flat row-major positions): values broadcast to positions' shape and cast as copy_ does;
+// a repeated position takes the last value written, as in numpy. Bumps dst's version.
+void put_(const Tensor& dst, const Tensor& positions, const Tensor& values);
+
 // One entry of an advanced-indexing key (t[idx_array, 1:3, mask]).
 struct AdvancedItem {
   enum Kind { Basic, NewAxis, Ellipsis, Array, Mask } kind = Basic;

@@ -9,11 +9,6 @@
 
 namespace ttpy {
 
-// Python's assignment for integer-array / mask keys (core/tensor.py, numpy's
-// own setitem). Deliberately leaked: a static py::object would be released
-// after the interpreter shuts down.
-static py::object& g_advanced_setitem = *new py::object(py::none());
-
 // An integer index; one beyond int64 can only be out of bounds.
 static int64_t index_int(const py::handle& k) {
   py::object i = py::reinterpret_steal<py::object>(PyNumber_Index(k.ptr()));
@@ -123,6 +118,19 @@ static Tensor advanced_positions(const Tensor& t, const py::handle& key) {
   return tt::ops::advanced_positions(t.shape(), items);
 }
 
+// numpy's rule for t[key] = value: the value broadcasts to the selection's shape, never the reverse.
+static void check_assigned_shape(const Tensor& value, const tt::Shape& selected) {
+  bool ok = value.dim() <= static_cast<int64_t>(selected.size());
+  for (int64_t i = 1; ok && i <= value.dim(); ++i) {
+    const int64_t v = value.shape()[value.dim() - i], s = selected[selected.size() - i];
+    ok = v == s || v == 1;
+  }
+  if (!ok)
+    throw tt::ValueError("__setitem__: a value of shape " + tt::shape_str(value.shape()) +
+                         " cannot be assigned to a selection of shape " + tt::shape_str(selected) +
+                         "; the value must have the selection's shape or broadcast to it");
+}
+
 static void bind_subscript(py::module_& m, TensorClass& cls) {
   // Basic keys give a view; integer arrays and masks gather the selected
   // positions with take(), so the gradient scatters back (TakeBackward).
@@ -132,21 +140,34 @@ static void bind_subscript(py::module_& m, TensorClass& cls) {
     return tt::take(t, advanced_positions(t, key));
   });
   m.def("_index_positions", &advanced_positions, "The flat positions t[key] selects (for t[key] = v in a graph).");
+  // t[key] = value, numpy's rules. Inside a graph (grad mode on, t or value requires grad) the
+  // write is recorded as PyTorch does: t takes over the history of tt::index_put's out-of-place
+  // result. Writing into a leaf that requires grad is refused (use no_grad() for that).
   cls.def("__setitem__", [](const Tensor& t, const py::handle& key, const py::handle& value) {
     if (t.requires_grad() && t.is_leaf() && tt::GradMode::is_enabled())
       throw tt::RuntimeError("__setitem__: a leaf tensor that requires grad is being modified in place; "
                              "do it under tinytorch.no_grad() or write through .data");
-    std::vector<tt::views::IndexItem> items;
-    if (parse_basic_index(key, items)) {
-      Tensor view = tt::views::index(t, items);
-      tt::ops::copy_(view, operand(value, t));
+    const Tensor v = operand(value, t);
+    if (tt::GradMode::is_enabled() && (t.requires_grad() || v.requires_grad())) {
+      const Tensor positions = advanced_positions(t, key);
+      check_assigned_shape(v, positions.shape());
+      const Tensor updated = tt::index_put(t, positions, v);
+      tt::ops::copy_(t, tt::detach(updated));  // the write itself (bumps the version counter)
+      Tensor target = t;                        // a handle to the same tensor
+      tt::set_history(target, updated.grad_fn(), updated.impl->meta->output_nr);
       return;
     }
-    if (g_advanced_setitem.is_none()) throw tt::IndexError("unsupported index");
-    g_advanced_setitem(py::cast(t), key, value);
-    t.bump_version();
+    std::vector<tt::views::IndexItem> items;
+    if (parse_basic_index(key, items)) {
+      const Tensor view = tt::views::index(t, items);  // the basic key's elements, in place
+      check_assigned_shape(v, view.shape());
+      tt::ops::copy_(view, v);
+      return;
+    }
+    const Tensor positions = advanced_positions(t, key);
+    check_assigned_shape(v, positions.shape());
+    tt::ops::put_(t, positions, v);
   });
-  m.def("_set_advanced_setitem", [](py::object set) { g_advanced_setitem = set; });
   m.def("_index_basic_scatter", [](const Tensor& g, const std::vector<int64_t>& shape) {
     return tt::index_scatter(g, shape, {});
   });

@@ -341,8 +341,9 @@ for r in engine.thread_scaling(n=512, threads=(1, 2), rounds=3):
 #   flag instead of copying it.
 # * `csrc/ops/parallel.cpp`: how tinytorch splits a product across its own
 #   threads while OpenBLAS stays single-threaded.
-# * `csrc/ops/linear_kernels.cpp`: the GELU applied inside the Linear
-#   (`gelu_tanh_fast`) and its one-pass derivative; `csrc/autograd/fused_ops.cpp`
+# * `csrc/ops/linear_kernels.cpp`: the bias added inside the Linear's output;
+#   `csrc/ops/gelu.h`: GELU and its derivative, one vectorized pass each, which
+#   the Linear applies right after its GEMM; `csrc/autograd/fused_ops.cpp`
 #   (`linear_gelu`) and `fused_backward.cpp` (`LinearGeluBackward`): the one node.
 # * `csrc/ops/nn_kernels.cpp` (LayerNorm's kernels) and `csrc/nn/transformer.cpp`:
 #   the fused LayerNorm and the whole block in a few calls.

@@ -2,10 +2,9 @@
 
 `Tensor` is the C++ tensor (`tinytorch._C.Tensor`); this file adds the parts
 that are naturally Python: printing, iteration, conversion to lists, the
-TinyTorch `size` attribute, assignment through integer-array / mask keys
-(t[idx] = v, numpy's own setitem) and the autograd entry points. Reading
-t[idx] (basic and advanced keys), arithmetic, views and reductions are bound
-in C++ (csrc/python/*_bind.cpp).
+TinyTorch `size` attribute and the autograd entry points. Indexing (t[idx]
+and t[idx] = v, basic and advanced keys, recorded inside a graph),
+arithmetic, views and reductions are bound in C++ (csrc/python/*_bind.cpp).
 The type's other half is csrc/python/tensor_bind.cpp, which points back here.
 `_as_tensor`, which layers and functions use to accept array-likes, lives here too.
 """
@@ -60,60 +59,6 @@ def _iter(self):
         raise TypeError("iteration over a 0-d tensor")
     for i in range(self.shape[0]):
         yield self[i]
-
-
-def _advanced_setitem(t, key, value):
-    np.asarray(t)[_to_numpy_key(key)] = np.asarray(value)
-
-
-_cpp_setitem = Tensor.__setitem__  # the C++ assignment (basic keys; advanced ones call back below)
-
-
-def _setitem(self, key, value):
-    """t[key] = value. Inside a graph (t or value requires grad, grad mode on)
-    the assignment is recorded, as PyTorch does: afterwards t is
-    where(selected, value, old t), so the old t gets zero gradient where it
-    was overwritten and value the gradient of the positions it filled. Writing
-    into a leaf that requires grad is refused (use no_grad() for that)."""
-    if _C.is_grad_enabled() and (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)) \
-            and not (self.requires_grad and self.is_leaf):
-        _recorded_setitem(self, key, value)
-    else:
-        _cpp_setitem(self, key, value)
-
-
-def _recorded_setitem(t, key, value):
-    positions = np.asarray(_C._index_positions(t, key))  # the flat positions t[key] selects (numpy's rules, in C++)
-    target_shape = positions.shape
-    flat = np.ascontiguousarray(positions).reshape(-1)
-    if np.unique(flat).size != flat.size:
-        raise RuntimeError("Tensor.__setitem__: the index selects some elements more than once; assigning to repeated "
-                           "positions is ambiguous and not differentiable (use tinytorch.index_add or "
-                           "tinytorch.where instead)")
-    v = value if isinstance(value, Tensor) else Tensor(np.asarray(value, dtype=t.dtype), dtype=t.dtype)
-    if v.dtype != t.dtype:
-        v = v.astype(t.dtype)
-    if v.shape != target_shape:
-        v = v.expand(*target_shape)
-    placed = _C.index_add(_C.zeros(t._numel, dtype=t.dtype), 0, Tensor(flat, dtype=np.int64), v.reshape(-1))
-    mask = np.zeros(t._numel, dtype=bool)
-    mask[flat] = True
-    updated = _C.where(Tensor(mask.reshape(t.shape)), placed.reshape(*t.shape), t)
-    _cpp_setitem(t, Ellipsis, updated.detach())  # the write itself (bumps the version counter)
-    _C._rebase_history(t, updated)
-
-
-def _to_numpy_key(key):
-    def conv(k):
-        if isinstance(k, Tensor):
-            return np.asarray(k)
-        if isinstance(k, list):
-            return np.asarray(k)
-        return k
-
-    if isinstance(key, tuple):
-        return tuple(conv(k) for k in key)
-    return conv(key)
 
 
 def _backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
@@ -226,7 +171,6 @@ _methods = {
     "__iter__": _iter,
     "backward": _backward,
     "register_hook": _register_hook,
-    "__setitem__": _setitem,
     "tolist": _tolist,
     "numel": _numel,
     "dim": _dim,
@@ -242,8 +186,6 @@ _methods = {
 }
 for _name, _fn in _methods.items():
     setattr(Tensor, _name, _fn)
-
-_C._set_advanced_setitem(_advanced_setitem)
 
 
 # ---- accepting array-likes where a Tensor is expected ------------------------------
