@@ -54,7 +54,7 @@ struct Plan {
 };
 
 // The 16 planes of a (16, R, ld) transform buffer lie kstride(R, ld) elements apart: R*ld
-// rounded up to a cache line plus one more. A whole number of 4 KiB pages apart (as R*ld often
+// rounded up to 16 elements, plus 16. A whole number of 4 KiB pages apart (as R*ld often
 // is), the 16 streams a transform reads or writes at once fall into one set of the L1 cache
 // and evict each other (measured: the transforms took twice the GEMMs' time).
 inline int64_t kstride(int64_t rows, int64_t ld) { return (rows * ld + 15) / 16 * 16 + 16; }
@@ -65,7 +65,8 @@ std::unique_ptr<T[]> buffer(int64_t n) {
 }
 
 // The transforms work on one row of tiles at a time, as arrays over the tile column tw, so
-// the compiler vectorizes them (the 4x4-tile-at-a-time form ran at a third of the speed).
+// the compiler vectorizes them (measured on 16 -> 32 channels, 32x32: the whole fwd+bwd 12-17%
+// faster than one 4x4 tile at a time).
 // Each needs 8 rows of TW + 1 values of scratch per thread: scratch_size.
 inline int64_t scratch_size(const Plan& p) { return 8 * (p.TW + 1); }
 
