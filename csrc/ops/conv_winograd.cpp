@@ -83,7 +83,8 @@ inline void load_even_odd(const T* row, int64_t W, int64_t off, int64_t n, T* e,
     o[j] = q + 1 >= 0 && q + 1 < W ? row[q + 1] : T(0);
   };
   // [lo, hi): both columns inside the row, no test (off is -1 or 0)
-  const int64_t hi = std::min<int64_t>(n, W - 2 - off >= 0 ? (W - 2 - off) / 2 + 1 : 0), lo = std::min<int64_t>(off < 0 ? 1 : 0, hi);
+  const int64_t hi = std::min<int64_t>(n, W - 2 - off >= 0 ? (W - 2 - off) / 2 + 1 : 0);
+  const int64_t lo = std::min<int64_t>(off < 0 ? 1 : 0, hi);
   for (int64_t j = 0; j < lo; ++j) checked(j);
   for (int64_t j = lo; j < hi; ++j) e[j] = row[2 * j + off], o[j] = row[2 * j + off + 1];
   for (int64_t j = std::max(lo, hi); j < n; ++j) checked(j);
@@ -227,8 +228,9 @@ void output_gradient_transform(const T* gy, int64_t cnt, int64_t On, const Plan&
 }
 
 // input_transform one 4x4 tile at a time, for narrow images (TW < kRowTiles) whose rows of
-// tiles are too short for vectors. V (16, Cn, ld) = B^T d B for every tile of images [0, cnt) of x (cnt, Cn, H, W); the tile
-// (th, tw) of image i is column i*tiles + th*TW + tw, its input rows 2th-1 .. 2th+2 (zero outside).
+// tiles are too short for vectors. V (16, Cn, ld) = B^T d B for every tile of images [0, cnt)
+// of x (cnt, Cn, H, W); the tile (th, tw) of image i is column i*tiles + th*TW + tw, its
+// input rows 2th-1 .. 2th+2 (zero outside).
 template <class T>
 void input_transform_by_tile(const T* x, int64_t cnt, int64_t Cn, const Plan& p, T* V, int64_t ld) {
   const int64_t plane = kstride(Cn, ld), H = p.H, W = p.W;
@@ -458,7 +460,8 @@ void winograd_conv_backward(const T* gy, const T* x, const T* w, T* gx, T* gw, T
     if (gx) VG[s] = buffer<T>(16 * kstride(O, ld_max));
     if (gw) DM[s] = buffer<T>(16 * kstride(O, ld_max)), DU[s] = buffer<T>(16 * O * C);
   }
-  const double flops = 32.0 * static_cast<double>(O * C) * static_cast<double>(N * p.tiles) * ((gx != nullptr) + (gw != nullptr));
+  const double flops =
+      32.0 * static_cast<double>(O * C) * static_cast<double>(N * p.tiles) * ((gx != nullptr) + (gw != nullptr));
   parallel_for(p.slots, flops, [&](int64_t s0, int64_t s1) {
     for (int64_t s = s0; s < s1; ++s) {
       bool first = true;

@@ -4,8 +4,8 @@
 composes im2col + matmul instead (so a student's ops run). Checked here: forward and
 every gradient against PyTorch in float64 and against the composed path, on shapes that
 take each of the kernel's branches (3x3 stride-1 padding-1 layers here have fewer than 8
-channels: with more they take the Winograd kernel, test_conv_winograd.py; several images per GEMM for small maps, one image per
-GEMM, 1x1 stride-1 convolutions that need no columns, more chunks than threads, batch 1);
+channels: with more they take the Winograd kernel, test_conv_winograd.py; several images per
+GEMM for small maps, one image per GEMM, 1x1 stride-1 convolutions that need no columns, more chunks than threads, batch 1);
 non-contiguous inputs and weights; gradients of only some inputs; finite differences
 (gradcheck) and second derivatives through the node (create_graph recomputes with the
 differentiable ops); the node's name and saved-tensor release; and named errors for bad
