@@ -7,7 +7,9 @@ the median of interleaved rounds (tinytorch, PyTorch, tinytorch, ...); > 1 means
 is faster. Both run the same number of threads (--threads, default tinytorch's). The shapes are those of small
 CNNs: the LeNet-style milestone's two layers, a wider 32x32 one and a 64-channel 3x3 layer on
 32x32. Each shape is measured as Conv2d + MaxPool2d(2) (the layer as a CNN uses it) and as
-Conv2d alone.
+Conv2d alone. The first layer (1 input channel) runs tinytorch's column GEMM, the other three
+its Winograd F(2x2, 3x3) kernel (csrc/ops/conv_winograd.cpp); docs/performance.md has the
+attempts behind both.
 """
 import argparse
 import os

@@ -6,6 +6,7 @@
 // over a tensor kh*kw/(sh*sw) times the input's size. Here each (image, channel) plane is read
 // once per pass, in place; planes are split across tinytorch's threads. The gradient follows
 // the composed path exactly: at ties it is shared equally among the tied elements.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -43,6 +44,24 @@ inline T max4(T a, T b, T c, T d) {
 }
 bool is_2x2_stride_2(const Window2d& g) {
   return g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0;
+}
+
+// One row of 2x2 windows of the backward: input rows x0, x1, their maxima m and incoming
+// gradients gy (OW each), the gradient rows g0, g1. Each element gets its window's gradient
+// shared among the elements equal to the max, or 0 (a NaN max: none is equal). Selects, no
+// branches, __restrict__: GCC vectorizes it (the window-at-a-time loop took 7x the forward's time).
+template <class T>
+void backward_2x2_row(const T* __restrict x0, const T* __restrict x1, const T* __restrict m,
+                      const T* __restrict gy, T* __restrict g0, T* __restrict g1, int64_t OW) {
+  for (int64_t ow = 0; ow < OW; ++ow) {
+    const T a = x0[2 * ow], b = x0[2 * ow + 1], c = x1[2 * ow], d = x1[2 * ow + 1], mx = m[ow];
+    const T ties = T(a == mx) + T(b == mx) + T(c == mx) + T(d == mx);
+    const T share = gy[ow] / (ties > T(0) ? ties : T(1));
+    g0[2 * ow] = a == mx ? share : T(0);
+    g0[2 * ow + 1] = b == mx ? share : T(0);
+    g1[2 * ow] = c == mx ? share : T(0);
+    g1[2 * ow + 1] = d == mx ? share : T(0);
+  }
 }
 
 void check_pool(const Tensor& x, const Window2d& g) {
@@ -103,7 +122,10 @@ Tensor max_pool2d_backward(const Tensor& gy_in, const Tensor& x_in, const Tensor
     fail<ValueError>("max_pool2d backward: the gradient has shape ", shape_str(gy.shape()), ", expected ",
                      shape_str(y.shape()));
   const int64_t planes = x.shape()[0] * g.C, HW = g.H * g.W, L = g.out_h() * g.out_w();
-  Tensor gx = full(x.shape(), 0.0, x.dtype());
+  // The 2x2 stride-2 path writes every element its windows cover (0 where not the max), so
+  // only what they miss (an odd last row or column) is zeroed, not the whole gradient first.
+  const bool fast = is_2x2_stride_2(g);
+  Tensor gx = fast ? Tensor::empty(x.shape(), x.dtype()) : full(x.shape(), 0.0, x.dtype());
   dispatch_float(x.dtype(), "max_pool2d backward", [&](auto tag) {
     using T = decltype(tag);
     const T *px = x.data<T>(), *py = y.data<T>(), *pg = gy.data<T>();
@@ -112,18 +134,16 @@ Tensor max_pool2d_backward(const Tensor& gy_in, const Tensor& x_in, const Tensor
       for (int64_t p = p0; p < p1; ++p) {
         const T* img = px + p * HW;
         T* gimg = pgx + p * HW;
-        if (is_2x2_stride_2(g)) {  // disjoint windows: each element gets its own window's share or 0
+        if (fast) {  // disjoint windows: each element gets its own window's share or 0
           const int64_t OH = g.out_h(), OW = g.out_w();
-          for (int64_t oh = 0; oh < OH; ++oh)
-            for (int64_t ow = 0; ow < OW; ++ow) {
-              const int64_t a = 2 * oh * g.W + 2 * ow, idx[4] = {a, a + 1, a + g.W, a + g.W + 1};
-              const T m = py[p * L + oh * OW + ow];
-              const int ties = (img[idx[0]] == m) + (img[idx[1]] == m) + (img[idx[2]] == m) + (img[idx[3]] == m);
-              if (ties == 0) continue;
-              const T share = pg[p * L + oh * OW + ow] / static_cast<T>(ties);
-              for (int k = 0; k < 4; ++k)
-                if (img[idx[k]] == m) gimg[idx[k]] = share;
-            }
+          for (int64_t oh = 0; oh < OH; ++oh) {
+            const int64_t r = 2 * oh * g.W;
+            backward_2x2_row(img + r, img + r + g.W, py + p * L + oh * OW, pg + p * L + oh * OW, gimg + r,
+                             gimg + r + g.W, OW);
+            if (g.W % 2)  // the odd last column no window covers
+              gimg[2 * oh * g.W + g.W - 1] = T(0), gimg[(2 * oh + 1) * g.W + g.W - 1] = T(0);
+          }
+          if (g.H % 2) std::fill(gimg + (g.H - 1) * g.W, gimg + g.H * g.W, T(0));  // the odd last row
           continue;
         }
         for_each_window(g, [&](int64_t l, int64_t h0, int64_t h1, int64_t w0, int64_t w1) {

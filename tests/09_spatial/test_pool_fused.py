@@ -21,6 +21,8 @@ pytestmark = pytest.mark.module09
 
 CONFIGS = [  # shape, kernel, stride, padding
     ((2, 3, 8, 8), 2, None, 0),
+    ((2, 3, 7, 9), 2, None, 0),          # 2x2 stride 2 on odd sizes: the last row and column in no window
+    ((1, 2, 4, 5), 2, 2, 0),
     ((3, 2, 7, 9), 3, 2, 1),             # overlapping windows, padding, odd sizes
     ((1, 4, 6, 5), (2, 3), (1, 2), (1, 1)),
     ((2, 1, 5, 5), 3, 1, 0),             # stride 1: every element in up to 9 windows
