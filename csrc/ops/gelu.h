@@ -15,31 +15,34 @@ namespace tt::ops {
 constexpr double kGeluK = 0.7978845608028654;  // sqrt(2 / pi)
 constexpr double kGeluC = 0.044715;
 
-// tanh(v) as 1 - 2 / (exp(2v) + 1): one vectorized exp and one division,
-// cheaper than xsimd::tanh. Near 0 the subtraction loses relative accuracy
-// in t, but gelu only ever uses 1 + t, whose error stays ~1e-7 (float32);
-// it saturates correctly (exp overflow gives 1, underflow -1).
+// With s = sigmoid(2 u') = (1 + tanh(u')) / 2, u' = k (u + c u^3), both are written without
+// tanh: gelu(u) = u s = u / (1 + exp(-2 u')), and 1 - t^2 = 4 s (1 - s), so
+// gelu'(u) = s + 2 u s (1 - s) k (1 + 3 c u^2). One exp and one division, and accurate in
+// both tails: for u << 0 it divides by a large number instead of computing 1 + tanh(u')
+// as a difference of two numbers near 1 (in float32 that difference was 0 for u < -5,
+// where the true value is about -1e-6); exp overflow gives s = 0, underflow s = 1.
 template <class B>
-B gelu_fast_tanh(const B& v) {
+B gelu_sigmoid(const B& u) {
   using T = typename B::value_type;
-  return B(T(1)) - B(T(2)) / (xsimd::exp(v + v) + B(T(1)));
+  const B one = B(T(1)), m2k = B(T(-2 * kGeluK)), c = B(T(kGeluC));
+  return one / (one + xsimd::exp(m2k * (u + c * u * u * u)));
 }
 
 // (the constants are copy-initialized: brace-initializing a batch from one scalar sets only lane 0)
 template <class B>
 B gelu_tanh(const B& u) {
   using T = typename B::value_type;
-  const B half = B(T(0.5)), one = B(T(1)), k = B(T(kGeluK)), c = B(T(kGeluC));
-  return half * u * (one + gelu_fast_tanh(k * (u + c * u * u * u)));
+  const B one = B(T(1)), m2k = B(T(-2 * kGeluK)), c = B(T(kGeluC));
+  return u / (one + xsimd::exp(m2k * (u + c * u * u * u)));
 }
 
-// t is recomputed rather than saved: at large sizes the extra memory traffic costs more than the exp.
+// s is recomputed rather than saved: at large sizes the extra memory traffic costs more than the exp.
 template <class B>
 B gelu_tanh_grad(const B& u) {
   using T = typename B::value_type;
-  const B half = B(T(0.5)), one = B(T(1)), k = B(T(kGeluK)), c = B(T(kGeluC)), c3 = B(T(3 * kGeluC));
-  const B u2 = u * u, t = gelu_fast_tanh(k * (u + c * u2 * u));
-  return half * (one + t) + half * u * (one - t * t) * k * (one + c3 * u2);
+  const B one = B(T(1)), two_k = B(T(2 * kGeluK)), c3 = B(T(3 * kGeluC));
+  const B s = gelu_sigmoid(u);
+  return s + two_k * u * s * (one - s) * (one + c3 * u * u);
 }
 
 }  // namespace tt::ops
