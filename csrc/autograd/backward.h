@@ -18,6 +18,7 @@
 
 #include "autograd/api.h"
 #include "autograd/grad_mode.h"
+#include "ops/nn_kernels.h"
 
 namespace tt {
 
@@ -617,9 +618,15 @@ struct DropoutBackward : Node {  // ga = g * mask  (mask holds 0 or 1/keep)
 struct CrossEntropyBackward : Node {  // glogits = (softmax(logits) - onehot(t)) * valid / count * g
   TT_NODE(CrossEntropyBackward)
   SavedTensor logits{this}, targets{this}, weights{this};  // weights: 1/count where the target is valid, else 0, shape (M, 1)
+  SavedTensor row_stats{this};  // each row's max and log-sum-exp offset: softmax rebuilt in one pass
   TensorList apply(TensorList&& g) override {
     Tensor X = logits.unpack(*this), T = targets.unpack(*this), W = weights.unpack(*this);
     const int64_t C = X.shape().back();
+    if (!GradMode::is_enabled() && is_floating(X.dtype())) {  // the fused kernel (ops/nn_kernels.cpp)
+      const double gv = ops::astype(g[0], DType::Float64).data<double>()[0];
+      Tensor gl = ops::cross_entropy_backward(ops::reshape(X, {-1, C}), T, W, row_stats.unpack(*this), gv);
+      return {ops::reshape(gl, X.shape()), Tensor()};
+    }
     Tensor p = softmax(reshape(X, {-1, C}), -1);  // (M, C), differentiable for double backward
     // Ignored targets (any value outside [0, C) after the forward's checks) get weight 0;
     // map them to class 0 so one_hot stays in range.

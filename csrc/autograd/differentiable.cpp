@@ -458,6 +458,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore
     n.logits = SavedTensor(logits);
     n.targets = SavedTensor(T);
     n.weights = SavedTensor(r.weights);
+    n.row_stats = SavedTensor(r.row_stats);
   });
 }
 

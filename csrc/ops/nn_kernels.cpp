@@ -133,7 +133,7 @@ CrossEntropyResult cross_entropy(const Tensor& logits_in, const Tensor& targets_
   Tensor L = contiguous(promote_to_float(logits_in));  // int logits: computed in float32
   DType dt = L.dtype();
   Tensor T = contiguous(targets_in);
-  CrossEntropyResult r{Tensor::empty({}, dt), Tensor::empty({M, 1}, dt)};
+  CrossEntropyResult r{Tensor::empty({}, dt), Tensor::empty({M, 1}, dt), full({M, 2}, 0.0, dt)};
   dispatch_float(dt, "cross_entropy", [&](auto tag) {
     using F = decltype(tag);
     const F* pl = L.data<F>();
@@ -150,6 +150,7 @@ CrossEntropyResult cross_entropy(const Tensor& logits_in, const Tensor& targets_
     // one thread), each row's loss kept and summed afterwards in row order, so the total
     // rounds exactly as the serial loop did whatever the thread count.
     std::vector<double> row_loss(static_cast<size_t>(M), 0.0);
+    F* stats = r.row_stats.data<F>();
     parallel_for(M, 20.0 * static_cast<double>(M) * static_cast<double>(C), [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) {
         if (pt[i] == ignore_index) continue;
@@ -161,6 +162,8 @@ CrossEntropyResult cross_entropy(const Tensor& logits_in, const Tensor& targets_
         // (max - target) first: added to log(s) the other way round, a large max (2**41) rounds
         // the sum to its ulp before the target is subtracted (0.693359 instead of ln 2).
         row_loss[i] = std::log(s) + (static_cast<double>(mx) - static_cast<double>(row[pt[i]]));
+        stats[2 * i] = mx;
+        stats[2 * i + 1] = static_cast<F>(std::log(s));
       }
     });
     double total = 0;
@@ -171,6 +174,41 @@ CrossEntropyResult cross_entropy(const Tensor& logits_in, const Tensor& targets_
     *r.loss.data<F>() = count ? static_cast<F>(total / count) : static_cast<F>(NAN);
   });
   return r;
+}
+
+Tensor cross_entropy_backward(const Tensor& logits_in, const Tensor& targets_in, const Tensor& weights_in,
+                              const Tensor& row_stats, double g) {
+  prof::KernelTimer timer("cross_entropy_backward");
+  const Tensor L = contiguous(logits_in), T = contiguous(targets_in), W = contiguous(weights_in),
+               S = contiguous(row_stats);
+  const int64_t M = L.shape()[0], C = L.shape()[1];
+  Tensor out = Tensor::empty({M, C}, L.dtype());
+  dispatch_float(L.dtype(), "cross_entropy backward", [&](auto tag) {
+    using F = decltype(tag);
+    using B = xsimd::batch<F>;
+    constexpr int64_t V = static_cast<int64_t>(B::size);
+    const F *pl = L.data<F>(), *pw = W.data<F>(), *ps = S.data<F>();
+    const int64_t* pt = T.data<int64_t>();
+    F* po = out.data<F>();
+    parallel_for(M, 20.0 * static_cast<double>(M) * static_cast<double>(C), [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        const F* row = pl + i * C;
+        F* o = po + i * C;
+        const F scale = static_cast<F>(static_cast<double>(pw[i]) * g);
+        if (pw[i] == F(0)) {  // an ignored row: no contribution
+          for (int64_t j = 0; j < C; ++j) o[j] = F(0);
+          continue;
+        }
+        // p_j = exp((x_j - max) - logsum): x_j - max first, exact for logits near the max however large
+        const B mx = B(ps[2 * i]), ls = B(ps[2 * i + 1]), sc = B(scale);
+        int64_t j = 0;
+        for (; j + V <= C; j += V) (xsimd::exp((B::load_unaligned(row + j) - mx) - ls) * sc).store_unaligned(o + j);
+        for (; j < C; ++j) o[j] = std::exp((row[j] - ps[2 * i]) - ps[2 * i + 1]) * scale;
+        o[pt[i]] -= scale;  // the one-hot term (pt[i] is in range: the forward checked every valid target)
+      }
+    });
+  });
+  return out;
 }
 
 }  // namespace tt::ops

@@ -22,9 +22,16 @@ LayerNormGrads layer_norm_backward(const Tensor& gy, const Tensor& x, const Tens
                                    const Tensor& rstd, bool want_x, bool want_gamma, bool want_beta);
 
 // ---- cross-entropy (ops/nn_kernels.cpp) ----
-struct CrossEntropyResult { Tensor loss, weights; };  // weights (M, 1): 1/count where valid, else 0
+// weights (M, 1): 1/count where valid, else 0; row_stats (M, 2): each row's max and log of its sum
+// of exp(x - max) (0 for ignored rows), what the backward needs to rebuild softmax in one pass.
+struct CrossEntropyResult { Tensor loss, weights, row_stats; };
 // logits (M, C) float, targets (M) int64; mean over targets != ignore_index.
 CrossEntropyResult cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore_index);
+// d loss / d logits = (softmax(logits) - onehot(targets)) * weights * g, for the (M, C) logits of
+// cross_entropy with its weights and row_stats and g the loss's (scalar) gradient: one pass per row,
+// exp(x - max - logsum) per element, no softmax or one-hot matrix materialised.
+Tensor cross_entropy_backward(const Tensor& logits, const Tensor& targets, const Tensor& weights,
+                              const Tensor& row_stats, double g);
 
 // ---- Linear's bias (ops/linear_kernels.cpp; its GELU is ops/gelu.h's elementwise kernel) ----
 // y (rows, sum of widths) += the biases, bias i over the column block of width widths[i]; undefined biases add 0.
