@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <vector>
@@ -70,7 +71,8 @@ void free_small(void* ctx, char* p) {
 // kernel (clear_page was 11% of the step in perf).
 // The cache holds at most max(512 MiB, the peak of large bytes in use at once):
 // what the program has already shown it needs, so a training loop's whole
-// per-step churn is reused. With a fixed 512 MiB cap a GPT-2-small step
+// per-step churn is reused; and in use + cached stays under that bound too
+// (a miss first frees cached blocks of other sizes). With a fixed 512 MiB cap a GPT-2-small step
 // (gradients of 124M parameters, 50257-wide logits: ~1.6 GB allocated per
 // step) re-faulted ~13,000 pages per step, and clear_page was the largest
 // entry in perf (a step took 1.6x as long; docs/performance.md).
@@ -159,6 +161,20 @@ Block allocate_block(size_t nbytes) {
       cache.live += size;
       cache.peak_live = std::max(cache.peak_live, cache.live);
       return {p, free_large, tag_ctx(size, nbytes, size)};
+    }
+  }
+  {
+    // A miss: before asking the system for more, give back cached blocks that would lift the
+    // memory held (in use + cached) above max(512 MiB, the peak in use), largest first. A
+    // training loop hits the cache every step and never gets here; a program whose shapes
+    // change (a notebook trying batch sizes) would otherwise hold up to twice its peak.
+    std::lock_guard<std::mutex> lock(cache.mu);
+    const size_t limit = std::max({kMinCacheCap, cache.peak_live, cache.live + size});
+    while (!cache.blocks.empty() && cache.live + size + cache.bytes > limit) {
+      auto last = std::prev(cache.blocks.end());
+      cache.bytes -= last->first;
+      std::free(last->second);
+      cache.blocks.erase(last);
     }
   }
   char* p = static_cast<char*>(std::aligned_alloc(size >= 2 * kHuge ? kHuge : 64, size));
