@@ -42,6 +42,16 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason=f"under make sanitize: {reason}"))
 
 
+def assert_raises_naming(call, exc, pieces):
+    """call() raises exactly `exc` (not a subclass) and its message contains every piece
+    (the function's name, what it got): the error style of direct C++ calls."""
+    with pytest.raises(exc) as info:
+        call()
+    assert type(info.value) is exc
+    for piece in pieces:
+        assert piece in str(info.value), f"{piece!r} not in {str(info.value)!r}"
+
+
 def torch_or_skip():
     """Import torch for oracle comparisons; in CI (TINYTORCH_REQUIRE_TORCH=1) its absence is a failure."""
     try:
