@@ -292,8 +292,12 @@ def main(argv=None):
         import tinytorch
         tinytorch.show_config()
         return 0
+    from .course.runner import CourseToolsMissing
     try:
         return args.func(args)
+    except CourseToolsMissing as e:  # installed without the `course` extra; the message names the tool
+        print(e, file=sys.stderr)
+        return 2
     except BrokenPipeError:  # `tinytorch module list | head`
         sys.stderr.close()
         return 0

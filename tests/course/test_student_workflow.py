@@ -105,3 +105,20 @@ def test_a_python_file_beside_the_notebook_is_graded_when_there_is_no_notebook(t
     (folder / "11_embeddings.py").write_text(lesson_source("11"))
     r = tinytorch_cli("module", "test", "11", cwd=tmp_path)
     assert r.returncode == 0 and "11_embeddings.py" in r.stdout
+
+
+def test_without_the_course_tools_the_cli_says_what_to_install(tmp_path, monkeypatch, capsys):
+    """Installed without the `course` extra: one line naming the missing tool and the install
+    command, exit code 2, no traceback and no half-written notebook."""
+    import sys
+
+    from tinytorch import cli
+
+    monkeypatch.setitem(sys.modules, "nbformat", None)  # `import nbformat` now raises ImportError
+    monkeypatch.setitem(sys.modules, "jupytext", None)
+    rc = cli.main(["module", "start", "02", "--dir", str(tmp_path / "course")])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert err.splitlines()[-1].startswith("tinytorch course: `") and "is missing" in err and "pip install" in err
+    assert "Traceback" not in err
+    assert not list(tmp_path.rglob("*.ipynb"))

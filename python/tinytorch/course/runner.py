@@ -22,12 +22,17 @@ __all__ = ["load_notebook", "notebook_from_source", "grade_notebook", "GradeRepo
 MARKER = "<<tinytorch-grade>>"
 
 
+class CourseToolsMissing(ImportError):
+    """A Jupyter tool the course needs is not installed (the CLI prints it as one line, no traceback)."""
+
+
 def _need(name):
     try:
         return __import__(name)
     except ImportError:
-        raise ImportError(f"tinytorch course: `{name}` is missing; install the course tools with "
-                          f"`pip install jupytext nbformat nbclient ipykernel` (the package's `course` extra)")
+        raise CourseToolsMissing(f"tinytorch course: `{name}` is missing; install the course tools with "
+                                 f"`pip install jupytext nbformat nbclient ipykernel` (the package's `course` "
+                                 f"extra)") from None
 
 
 def notebook_from_source(source):

@@ -131,8 +131,8 @@ def missing_modules(ms, progress):
 
 
 def _student_notebook_text(number):
-    from .runner import notebook_from_source
-    import nbformat
+    from .runner import _need, notebook_from_source
+    nbformat = _need("nbformat")  # without the `course` extra: the install hint, not a traceback
     m = _module(number)
     nb = notebook_from_source(strip_solutions(lesson_source(m.number), m.name))
     nb.metadata["tinytorch"] = {"module": m.number}
