@@ -29,6 +29,18 @@ void require_int64_index(const Tensor& index, const char* op) {
                     "; convert it with .astype(np.int64)");
 }
 
+// Where the element at row-major position `pos` (0 <= pos < numel) of a strided `t` sits in its
+// storage: take() and put_() address strided tensors without copying them. (Callers test
+// is_contiguous() once, outside their loop: then the offset is pos itself.)
+int64_t element_offset(const Tensor& t, int64_t pos) {
+  int64_t off = 0;
+  for (int64_t d = t.dim() - 1; d >= 0; --d) {
+    off += (pos % t.shape()[d]) * t.strides()[d];
+    pos /= t.shape()[d];
+  }
+  return off;
+}
+
 [[noreturn]] void index_out_of_range(const char* op, int64_t value, int64_t dim, int64_t size) {
   fail<IndexError>(op, ": index ", value, " is out of bounds for dimension ", dim, " with size ", size,
                    " (valid indices are 0 to ", size - 1, ")");
@@ -165,16 +177,7 @@ Tensor take(const Tensor& a, const Tensor& index) {
                                            " elements (shape ", shape_str(a.shape()),
                                            "; valid indices are ", -n, " to ", n - 1, ")");
                         if (v < 0) v += n;
-                        int64_t pos = 0;
-                        if (flat) {
-                          pos = v;
-                        } else {
-                          for (int64_t d = a.dim() - 1; d >= 0; --d) {
-                            pos += (v % a.shape()[d]) * a.strides()[d];
-                            v /= a.shape()[d];
-                          }
-                        }
-                        dst[off[0] + j * st[0]] = src[pos];
+                        dst[off[0] + j * st[0]] = src[flat ? v : element_offset(a, v)];
                       }
                     });
   });
@@ -197,18 +200,8 @@ void put_(const Tensor& dst, const Tensor& positions, const Tensor& values) {
     T* out = dst.data<T>();
     const T* v = vals.data<T>();
     const bool flat = dst.is_contiguous();
-    for (int64_t j = 0; j < count; ++j) {  // in order, so the last write to a position wins
-      int64_t p = idx[j], off = 0;
-      if (flat) {
-        off = p;
-      } else {
-        for (int64_t d = dst.dim() - 1; d >= 0; --d) {
-          off += (p % dst.shape()[d]) * dst.strides()[d];
-          p /= dst.shape()[d];
-        }
-      }
-      out[off] = v[j];
-    }
+    for (int64_t j = 0; j < count; ++j)  // in order, so the last write to a position wins
+      out[flat ? idx[j] : element_offset(dst, idx[j])] = v[j];
   });
   dst.bump_version();
 }
