@@ -21,19 +21,18 @@ constexpr double kGeluC = 0.044715;
 // both tails: for u << 0 it divides by a large number instead of computing 1 + tanh(u')
 // as a difference of two numbers near 1 (in float32 that difference was 0 for u < -5,
 // where the true value is about -1e-6); exp overflow gives s = 0, underflow s = 1.
-template <class B>
-B gelu_sigmoid(const B& u) {
-  using T = typename B::value_type;
-  const B one = B(T(1)), m2k = B(T(-2 * kGeluK)), c = B(T(kGeluC));
-  return one / (one + xsimd::exp(m2k * (u + c * u * u * u)));
-}
-
+// 1 + exp(-2 u'): the denominator both formulas share.
 // (the constants are copy-initialized: brace-initializing a batch from one scalar sets only lane 0)
 template <class B>
-B gelu_tanh(const B& u) {
+B gelu_denominator(const B& u) {
   using T = typename B::value_type;
   const B one = B(T(1)), m2k = B(T(-2 * kGeluK)), c = B(T(kGeluC));
-  return u / (one + xsimd::exp(m2k * (u + c * u * u * u)));
+  return one + xsimd::exp(m2k * (u + c * u * u * u));
+}
+
+template <class B>
+B gelu_tanh(const B& u) {
+  return u / gelu_denominator(u);
 }
 
 // s is recomputed rather than saved: at large sizes the extra memory traffic costs more than the exp.
@@ -41,7 +40,7 @@ template <class B>
 B gelu_tanh_grad(const B& u) {
   using T = typename B::value_type;
   const B one = B(T(1)), two_k = B(T(2 * kGeluK)), c3 = B(T(3 * kGeluC));
-  const B s = gelu_sigmoid(u);
+  const B s = one / gelu_denominator(u);
   return s + two_k * u * s * (one - s) * (one + c3 * u * u);
 }
 
