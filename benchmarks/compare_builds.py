@@ -82,17 +82,19 @@ print(json.dumps(out))
 """
 
 
-def run(python, args):
+def run(python, args, stdin=None):
+    """The JSON lines a fresh child process of `python` prints."""
     env = dict(os.environ)
     env.pop("OPENBLAS_CORETYPE", None)  # each build sets what it needs (tinytorch/_blas_setup.py)
     env["TT_BENCH_DIR"] = HERE
-    out = subprocess.run([python] + args, capture_output=True, text=True, check=True, env=env, cwd="/")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    out = subprocess.run([python] + args, input=stdin, capture_output=True, text=True, check=True, env=env,
+                         cwd="/")
+    return [json.loads(line) for line in out.stdout.strip().splitlines() if line.startswith("{")]
 
 
 def one_round(python):
-    r = run(python, ["-c", MATMUL_CHILD])
-    r.update(run(python, ["-c", ENGINE_CHILD]))
+    r = run(python, ["-c", MATMUL_CHILD])[-1]
+    r.update(run(python, ["-c", ENGINE_CHILD])[-1])
     for config, steps in (("milestone", 150), ("medium", 10)):
         r[f"gpt {config} steps/s"] = 1.0 / statistics.median(gpt_step_times(python, config, steps))
     return r
@@ -100,12 +102,9 @@ def one_round(python):
 
 def gpt_step_times(python, config, steps):
     """bench_gpt.py's worker (it builds and warms the model, then runs steps on "run N")."""
-    env = dict(os.environ)
-    env.pop("OPENBLAS_CORETYPE", None)
-    out = subprocess.run([python, os.path.join(HERE, "bench_gpt.py"), "--worker", "tinytorch", config],
-                         input=f"run {steps}\nquit\n", capture_output=True, text=True, check=True, env=env,
-                         cwd="/")
-    return json.loads(out.stdout.strip().splitlines()[1])["times"]
+    lines = run(python, [os.path.join(HERE, "bench_gpt.py"), "--worker", "tinytorch", config],
+                stdin=f"run {steps}\nquit\n")
+    return lines[1]["times"]
 
 
 def main():
